@@ -1,0 +1,100 @@
+"""The ingest log: one row per delivery landed or rejected, read back to skip unchanged files."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from pipelines.sources.files import DeliveredFile
+from pipelines.storage import Replace, TableStore
+from pipelines.tables import INGEST_LOG
+
+LANDED = "landed"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pipeline run: its id and the instant its rows are stamped with."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """What happened to one delivery in one run."""
+
+    source: str
+    delivery: str
+    path: str
+    size: int
+    modified_ms: int
+    sha256: str | None
+    status: str
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+    table_version: int | None = None
+
+    def same_file(self, file: DeliveredFile) -> bool:
+        return (self.path, self.size, self.modified_ms) == (file.path, file.size, file.modified_ms)
+
+    def with_counts(self, read: int, landed: int, quarantined: int) -> LogEntry:
+        return replace(self, rows_read=read, rows_landed=landed, rows_quarantined=quarantined)
+
+
+def latest_entries(store: TableStore, source: str) -> dict[str, LogEntry]:
+    """The newest log entry per delivery of a source (the log is small: one row per change)."""
+    log = store.read(INGEST_LOG).where(F.col("source") == source)
+    newest = Window.partitionBy("delivery").orderBy(F.col("ingested_at").desc(), F.col("status").asc())
+    rows = log.withColumn("_rank", F.row_number().over(newest)).where("_rank = 1").collect()
+    return {
+        row.delivery: LogEntry(
+            source=row.source,
+            delivery=row.delivery,
+            path=row.path,
+            size=row.size,
+            modified_ms=int(row.modification_time.replace(tzinfo=UTC).timestamp() * 1000),
+            sha256=row.sha256,
+            status=row.status,
+            rows_read=row.rows_read,
+            rows_landed=row.rows_landed,
+            rows_quarantined=row.rows_quarantined,
+            error=row.error,
+            table_version=row.table_version,
+        )
+        for row in rows
+    }
+
+
+def append_entries(store: TableStore, run: Run, entries: list[LogEntry]) -> None:
+    """Record this run's deliveries (nothing is written when there are none)."""
+    if not entries:
+        return
+    rows = [
+        (
+            run.run_id,
+            e.source,
+            e.delivery,
+            e.path,
+            e.size,
+            datetime.fromtimestamp(e.modified_ms / 1000, UTC).replace(tzinfo=None),
+            e.sha256,
+            e.status,
+            e.rows_read,
+            e.rows_landed,
+            e.rows_quarantined,
+            e.error,
+            e.table_version,
+            run.started_at,
+        )
+        for e in entries
+    ]
+    data = store.spark.createDataFrame(rows, INGEST_LOG.schema())
+    store.write(INGEST_LOG, data, Replace.nothing(), {"run_id": run.run_id})

@@ -1,0 +1,126 @@
+"""Land legacy usage CSV deliveries in bronze: new or changed files only, one commit per table.
+
+Order of commits, each safe to redo: quarantine (replaces the deliveries' quarantine partitions),
+`legacy_usage` (replaces the deliveries' workspace/month partitions), then the ingest log. A run
+stopped in between re-lands the same files next time and converges to the same tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.storagelevel import StorageLevel
+
+from pipelines.bronze import legacy_usage
+from pipelines.bronze.ingest_log import LANDED, REJECTED, LogEntry, Run, append_entries, latest_entries
+from pipelines.sources.files import DeliveredFile, first_line, list_files, sha256_of
+from pipelines.sources.legacy_csv import read_legacy_csv
+from pipelines.storage import Replace, TableStore
+from pipelines.tables import LEGACY_USAGE, QUARANTINE
+
+log = logging.getLogger(__name__)
+
+EXPECTED_NAME = "workspaceId=<id>-usageMonth=<yyyy-mm>.csv"
+
+
+@dataclass
+class LandingResult:
+    """What one landing run did."""
+
+    landed: list[LogEntry] = field(default_factory=list)
+    rejected: list[LogEntry] = field(default_factory=list)
+    unchanged: int = 0
+    bronze_version: int | None = None
+
+
+def _entry(file: DeliveredFile, sha: str | None, status: str, error: str | None = None) -> LogEntry:
+    return LogEntry(
+        source=legacy_usage.SOURCE,
+        delivery=legacy_usage.delivery_key(file.name),
+        path=file.path,
+        size=file.size,
+        modified_ms=file.modified_ms,
+        sha256=sha,
+        status=status,
+        error=error,
+    )
+
+
+def _changed_files(
+    spark: SparkSession, files: list[DeliveredFile], latest: dict[str, LogEntry]
+) -> tuple[list[tuple[DeliveredFile, str]], int]:
+    """Files whose content differs from the last one logged for their delivery, with their sha256."""
+    key = legacy_usage.delivery_key
+    maybe_changed = [f for f in files if not (key(f.name) in latest and latest[key(f.name)].same_file(f))]
+    digests = sha256_of(spark, maybe_changed)
+    changed = [(f, digests[f.path]) for f in maybe_changed if digests[f.path] != getattr(latest.get(key(f.name)), "sha256", None)]
+    return changed, len(files) - len(changed)
+
+
+def land_legacy_usage(spark: SparkSession, store: TableStore, location: str, run: Run) -> LandingResult:
+    """Land every new or changed delivery under `location`; reject malformed files whole."""
+    result = LandingResult()
+    latest = latest_entries(store, legacy_usage.SOURCE)
+    changed, result.unchanged = _changed_files(spark, list_files(spark, location), latest)
+    accepted: list[tuple[DeliveredFile, str]] = []
+    for file, sha in changed:
+        problem = None
+        if not legacy_usage.FILE_NAME.match(file.name):
+            problem = f"file name does not match {EXPECTED_NAME}"
+        else:
+            problem = legacy_usage.header_problem(first_line(spark, file.path))
+        if problem:
+            log.warning("rejected %s: %s", file.name, problem)
+            result.rejected.append(_entry(file, sha, REJECTED, problem))
+        else:
+            accepted.append((file, sha))
+    if accepted:
+        result.landed, result.bronze_version = _land(spark, store, accepted, run)
+    append_entries(store, run, result.landed + result.rejected)
+    return result
+
+
+def _land(
+    spark: SparkSession, store: TableStore, accepted: list[tuple[DeliveredFile, str]], run: Run
+) -> tuple[list[LogEntry], int]:
+    key = legacy_usage.delivery_key
+    sha_map = F.create_map(*[F.lit(x) for file, sha in accepted for x in (key(file.name), sha)])
+    sha = sha_map[F.col("delivery")]
+    ingested_at = F.lit(run.started_at).cast("timestamp")
+
+    validated = legacy_usage.validate(read_legacy_csv(spark, [f.path for f, _ in accepted]))
+    validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = {row.delivery: row for row in legacy_usage.counts_by_delivery(validated).collect()}
+        deliveries = [key(f.name) for f, _ in accepted]
+        store.write(
+            QUARANTINE,
+            legacy_usage.quarantined_rows(validated, sha, ingested_at),
+            Replace.where([{"source": legacy_usage.SOURCE, "delivery": d} for d in deliveries]),
+            {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
+        )
+        partitions = []
+        for file, _ in accepted:
+            match = legacy_usage.FILE_NAME.match(file.name)
+            assert match is not None
+            partitions.append({"workspace_id": match.group(1), "usage_month": match.group(2)})
+        version = store.write(
+            LEGACY_USAGE,
+            legacy_usage.landed_rows(validated, sha, ingested_at),
+            Replace.where(partitions),
+            {"run_id": run.run_id, "changed": {"usage_months": sorted({p["usage_month"] for p in partitions})}},
+        )
+    finally:
+        validated.unpersist()
+    entries = []
+    for file, digest in accepted:
+        row = counts.get(key(file.name))
+        entry = _entry(file, digest, LANDED)
+        if row is not None:
+            entry = entry.with_counts(row.rows_read, row.rows_landed, row.rows_quarantined)
+        entries.append(LogEntry(**{**entry.__dict__, "table_version": version}))
+        log.info("landed %s: %s rows, %s quarantined", file.name, entry.rows_landed, entry.rows_quarantined)
+    return entries, version

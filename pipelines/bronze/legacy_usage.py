@@ -1,0 +1,112 @@
+"""Transforms for legacy billable-usage CSV rows: validate, then split into landed and quarantined."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.columns import end_of_hour, is_bad_json, parse_decimal, parse_timestamp
+from pipelines.tables import LEGACY_CSV_COLUMNS
+
+SOURCE = "legacy_csv"
+FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-(?:0[1-9]|1[0-2]))\.csv$")
+CORRUPT = "_corrupt_record"
+REASON = "_reason"
+_NAME_IN_PATH = r"workspaceId=(\d+)-usageMonth=(\d{4}-\d{2})\.csv$"
+
+
+def delivery_key(file_name: str) -> str:
+    """The delivery a file is: its name without `.csv` (one per workspace and usage month)."""
+    return file_name.removesuffix(".csv")
+
+
+def header_problem(line: str | None) -> str | None:
+    """Why a first line is not the legacy usage header, or None if it is."""
+    if line is None:
+        return "empty file"
+    try:
+        fields = next(csv.reader([line]))
+    except (csv.Error, StopIteration):
+        return "unreadable header line"
+    if [f.strip() for f in fields] != list(LEGACY_CSV_COLUMNS):
+        return f"unexpected header: expected {','.join(LEGACY_CSV_COLUMNS)}"
+    return None
+
+
+def _rejection_reason(row_workspace: Column, row_month: Column) -> Column:
+    usage_end = end_of_hour(parse_timestamp(F.col("timestamp")))
+    usage_start_month = F.date_format(usage_end - F.expr("INTERVAL 1 HOUR"), "yyyy-MM")
+    checks: list[tuple[Column, str]] = [
+        (F.col(CORRUPT).isNotNull(), f"wrong number of fields: expected {len(LEGACY_CSV_COLUMNS)}"),
+        (F.col("workspaceId").isNull(), "missing workspaceId"),
+        (F.trim(F.col("workspaceId")) != row_workspace, "workspaceId does not match the file name"),
+        (F.col("timestamp").isNull(), "missing timestamp"),
+        (parse_timestamp(F.col("timestamp")).isNull(), "unparseable timestamp"),
+        (usage_start_month != row_month, "timestamp outside the file's usage month"),
+        (F.col("sku").isNull() | (F.trim(F.col("sku")) == ""), "missing sku"),
+        (F.col("dbus").isNull(), "missing dbus"),
+        (parse_decimal(F.col("dbus")).isNull(), "unparseable dbus"),
+        (F.col("machineHours").isNotNull() & parse_decimal(F.col("machineHours")).isNull(), "unparseable machineHours"),
+        (is_bad_json(F.col("clusterCustomTags")), "unparseable clusterCustomTags JSON"),
+        (is_bad_json(F.col("tags")), "unparseable tags JSON"),
+    ]
+    reason = F.lit(None).cast("string")
+    for failed, why in reversed(checks):
+        reason = F.when(failed, F.lit(why)).otherwise(reason)
+    return reason
+
+
+def validate(raw: DataFrame) -> DataFrame:
+    """Add the delivery columns taken from the file name and `_reason` (NULL for a good row).
+
+    `raw` has the 12 CSV columns as strings, `_corrupt_record` and `_source_file`.
+    """
+    name = F.url_decode(F.col("_source_file"))
+    with_delivery = raw.withColumns(
+        {
+            "workspace_id": F.regexp_extract(name, _NAME_IN_PATH, 1),
+            "usage_month": F.regexp_extract(name, _NAME_IN_PATH, 2),
+            "delivery": F.regexp_extract(name, r"([^/]+)\.csv$", 1),
+        }
+    )
+    return with_delivery.withColumn(REASON, _rejection_reason(F.col("workspace_id"), F.col("usage_month")))
+
+
+def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Column) -> DataFrame:
+    """Good rows as bronze `legacy_usage` stores them: the CSV columns as delivered plus lineage."""
+    return validated.where(F.col(REASON).isNull()).select(
+        *LEGACY_CSV_COLUMNS,
+        F.lit(SOURCE).alias("_source"),
+        F.col("_source_file"),
+        sha_by_delivery.alias("_source_sha256"),
+        ingested_at.alias("_ingested_at"),
+        "workspace_id",
+        "usage_month",
+    )
+
+
+def quarantined_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Column) -> DataFrame:
+    """Bad rows with the raw record (the line itself, or its fields as JSON) and the reason."""
+    fields_as_json = F.to_json(F.struct(*LEGACY_CSV_COLUMNS))
+    return validated.where(F.col(REASON).isNotNull()).select(
+        F.lit(SOURCE).alias("source"),
+        F.col("delivery"),
+        F.col("_source_file").alias("source_file"),
+        F.coalesce(F.col(CORRUPT), fields_as_json).alias("raw_record"),
+        F.col(REASON).alias("reason"),
+        sha_by_delivery.alias("_source_sha256"),
+        ingested_at.alias("_ingested_at"),
+    )
+
+
+def counts_by_delivery(validated: DataFrame) -> DataFrame:
+    """Rows read, landed and quarantined per delivery (read = landed + quarantined by construction)."""
+    bad = F.col(REASON).isNotNull().cast("long")
+    return validated.groupBy("delivery").agg(
+        F.count(F.lit(1)).alias("rows_read"),
+        F.sum(1 - bad).alias("rows_landed"),
+        F.sum(bad).alias("rows_quarantined"),
+    )

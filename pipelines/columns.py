@@ -1,0 +1,45 @@
+"""Small Column -> Column helpers shared by the layers: exact decimals, timestamps, money."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+QUANTITY = "decimal(38,18)"
+# Spark keeps p1+p2+1 digits for a product and cuts the scale when that passes 38. Narrowing the
+# operands first (14 integer digits for quantities, 10 for prices: far above any real record) keeps
+# 13 decimals in the product instead of the 6 that two decimal(38,18) operands would leave.
+_QUANTITY_FOR_PRODUCT = "decimal(32,18)"
+_PRICE_FOR_PRODUCT = "decimal(28,18)"
+
+
+def parse_decimal(text: Column) -> Column:
+    """Exact decimal(38,18) from text (never through a float); NULL when not a number."""
+    return F.trim(text).try_cast(QUANTITY)
+
+
+def parse_timestamp(text: Column) -> Column:
+    """A UTC timestamp from ISO-8601 text such as 2024-01-05T09:59:59.999Z; NULL when unparseable."""
+    return F.try_to_timestamp(F.trim(text))
+
+
+def end_of_hour(timestamp: Column) -> Column:
+    """Round up to the next full hour (09:59:59.999 -> 10:00:00); a full hour stays as it is."""
+    truncated = F.date_trunc("hour", timestamp)
+    return F.when(truncated == timestamp, timestamp).otherwise(truncated + F.expr("INTERVAL 1 HOUR"))
+
+
+def multiply_money(quantity: Column, price: Column) -> Column:
+    """quantity * price as decimal(38,18), exact to 13 decimals (see the note on the operand types)."""
+    return (quantity.cast(_QUANTITY_FOR_PRODUCT) * price.cast(_PRICE_FOR_PRODUCT)).cast(QUANTITY)
+
+
+def json_map(text: Column) -> Column:
+    """A JSON object's text as map<string,string>; NULL for empty or invalid JSON."""
+    return F.from_json(text, "map<string,string>")
+
+
+def is_bad_json(text: Column) -> Column:
+    """True when the text is present but not a JSON object."""
+    present = text.isNotNull() & (F.trim(text) != "")
+    return present & json_map(text).isNull()

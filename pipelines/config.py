@@ -1,0 +1,251 @@
+"""Typed, validated pipeline configuration.
+
+`load_config` reads `pipeline.yml` (and the SKU catalog it names) into frozen dataclasses and
+checks every value before anything is written. A bad value raises `ConfigError` naming the file,
+the key and what was expected. Relative paths are resolved against the config file's folder, so
+a scheduled job behaves the same whatever its working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.errors import ConfigError
+
+CONFIG_VERSION = 1
+STORAGE_BACKENDS = ("auto", "delta-rs", "delta-spark")
+CLOUDS = ("AWS", "AZURE", "GCP")
+TIERS = ("STANDARD", "PREMIUM", "ENTERPRISE")
+LIST_PRICE_FORMATS = ("parquet", "csv", "json")
+_TEMPLATE_FIELD = re.compile(r"{(\w*)}")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What a legacy CSV row does not say about its workspace."""
+
+    workspace_id: str
+    cloud: str
+    tier: str
+    region: str
+
+
+@dataclass(frozen=True)
+class SkuCatalog:
+    """Deprecated SKU names with their current-name templates, and region SKU suffixes."""
+
+    deprecated: dict[str, str]
+    regions: dict[str, str]
+
+    def current_name(self, delivered: str, workspace: Workspace) -> str | None:
+        """The current SKU name for a deprecated one in this workspace; None if not deprecated."""
+        template = self.deprecated.get(delivered)
+        if template is None:
+            return None
+        return template.format(tier=workspace.tier, region=self.regions[workspace.region])
+
+
+@dataclass(frozen=True)
+class LegacyCsvSource:
+    """Where legacy billable-usage CSV deliveries are: a local folder or an s3:// prefix."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class ListPricesSource:
+    """A list-prices export (the system.billing.list_prices schema) as a file or folder."""
+
+    path: str
+    format: str
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything one run needs to know."""
+
+    source_file: str
+    warehouse: str
+    storage: str
+    currency: str
+    account_id: str | None
+    legacy_csv: LegacyCsvSource | None
+    list_prices: ListPricesSource | None
+    workspaces: dict[str, Workspace]
+    skus: SkuCatalog
+    catalog: str | None = None
+    schemas: dict[str, str] = field(default_factory=dict)
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    def fingerprint(self, *parts: str) -> str:
+        """A short hash of the named settings, so a table knows when its inputs' meaning changed."""
+        chosen = {name: _jsonable(getattr(self, name)) for name in parts}
+        return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value
+
+
+class _Reader:
+    """Reads keys out of one parsed YAML file, raising ConfigError with the file and key path."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(self.file, "(file)", "a readable YAML file", error.strerror) from None
+        try:
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(self.file, "(file)", "valid YAML", str(error).splitlines()[0]) from None
+        self.mapping(self.data, "(top level)")
+        version = self.data.get("version")
+        if version != CONFIG_VERSION:
+            raise ConfigError(self.file, "version", f"{CONFIG_VERSION}", version)
+
+    def fail(self, key: str, expected: str, got: object = None) -> ConfigError:
+        return ConfigError(self.file, key, expected, got)
+
+    def mapping(self, value: object, key: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, "a mapping", value)
+        return value
+
+    def string(self, parent: dict[str, Any], name: str, key: str, default: str | None = None) -> str:
+        value = parent.get(name, default)
+        if value is None:
+            raise self.fail(key, "a value (it is required)")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "a non-empty string", value)
+        return value.strip()
+
+    def choice(self, parent: dict[str, Any], name: str, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.string(parent, name, key, default)
+        if value not in choices:
+            raise self.fail(key, "one of " + ", ".join(choices), value)
+        return value
+
+    def unknown_keys(self, parent: dict[str, Any], allowed: set[str], key: str) -> None:
+        extra = sorted(set(parent) - allowed)
+        if extra:
+            where = f"{key}.{extra[0]}" if key else extra[0]
+            raise self.fail(where, "one of the known keys " + ", ".join(sorted(allowed)), "unknown key")
+
+
+def resolve_path(base: Path, value: str) -> str:
+    """Absolute local path for a relative one; URIs (s3://, dbfs:/, file:/) are kept as they are."""
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value) or value.startswith("/"):
+        return value
+    return str((base / value).resolve())
+
+
+def load_skus(path: Path) -> SkuCatalog:
+    """Load and check the deprecated-SKU catalog."""
+    reader = _Reader(path)
+    reader.unknown_keys(reader.data, {"version", "regions", "deprecated"}, "")
+    regions = reader.mapping(reader.data.get("regions", {}), "regions")
+    deprecated = reader.mapping(reader.data.get("deprecated", {}), "deprecated")
+    for region, suffix in regions.items():
+        reader.string(regions, region, f"regions.{region}")
+        if not re.fullmatch(r"[A-Z0-9_]+", str(suffix)):
+            raise reader.fail(f"regions.{region}", "an upper-case SKU suffix such as US_EAST_N_VIRGINIA", suffix)
+    for name, template in deprecated.items():
+        reader.string(deprecated, name, f"deprecated.{name}")
+        fields = set(_TEMPLATE_FIELD.findall(str(template)))
+        if not fields <= {"tier", "region"}:
+            raise reader.fail(f"deprecated.{name}", "a SKU name that uses only {tier} and {region}", template)
+    return SkuCatalog(
+        deprecated={str(k): str(v) for k, v in deprecated.items()},
+        regions={str(k): str(v) for k, v in regions.items()},
+    )
+
+
+def _workspaces(reader: _Reader, raw: object, skus: SkuCatalog, skus_file: str) -> dict[str, Workspace]:
+    workspaces: dict[str, Workspace] = {}
+    for workspace_id, settings in reader.mapping(raw or {}, "workspaces").items():
+        key = f"workspaces.{workspace_id}"
+        if not re.fullmatch(r"\d+", str(workspace_id)):
+            raise reader.fail(key, "a numeric workspace id as the key (quote it in YAML)", workspace_id)
+        settings = reader.mapping(settings, key)
+        reader.unknown_keys(settings, {"cloud", "tier", "region"}, key)
+        region = reader.string(settings, "region", f"{key}.region")
+        if region not in skus.regions:
+            raise reader.fail(f"{key}.region", f"a region listed in {skus_file} (regions)", region)
+        workspaces[str(workspace_id)] = Workspace(
+            workspace_id=str(workspace_id),
+            cloud=reader.choice(settings, "cloud", f"{key}.cloud", CLOUDS, "AWS"),
+            tier=reader.choice(settings, "tier", f"{key}.tier", TIERS, "PREMIUM"),
+            region=region,
+        )
+    return workspaces
+
+
+def _list_prices(reader: _Reader, raw: object, base: Path) -> ListPricesSource | None:
+    if raw is None:
+        return None
+    settings = reader.mapping(raw, "sources.list_prices")
+    reader.unknown_keys(settings, {"path", "format"}, "sources.list_prices")
+    path = reader.string(settings, "path", "sources.list_prices.path")
+    guessed = Path(path).suffix.lstrip(".").lower()
+    default_format = guessed if guessed in LIST_PRICE_FORMATS else "parquet"
+    fmt = reader.choice(settings, "format", "sources.list_prices.format", LIST_PRICE_FORMATS, default_format)
+    return ListPricesSource(path=resolve_path(base, path), format=fmt)
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Load `pipeline.yml`, the SKU catalog it names, and check both."""
+    file = Path(path)
+    reader = _Reader(file)
+    data, base = reader.data, file.resolve().parent
+    allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
+    reader.unknown_keys(data, allowed | {"catalog", "schemas", "spark_conf"}, "")
+
+    skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
+    skus = load_skus(Path(skus_file))
+
+    sources = reader.mapping(data.get("sources") or {}, "sources")
+    reader.unknown_keys(sources, {"legacy_csv", "list_prices"}, "sources")
+    legacy_csv = None
+    if sources.get("legacy_csv") is not None:
+        legacy = reader.mapping(sources["legacy_csv"], "sources.legacy_csv")
+        reader.unknown_keys(legacy, {"path"}, "sources.legacy_csv")
+        legacy_csv = LegacyCsvSource(path=resolve_path(base, reader.string(legacy, "path", "sources.legacy_csv.path")))
+
+    currency = reader.string(data, "currency", "currency", "USD")
+    if not re.fullmatch(r"[A-Z]{2,3}", currency):
+        raise reader.fail("currency", "an upper-case currency code such as USD", currency)
+    schemas = reader.mapping(data.get("schemas") or {}, "schemas")
+    reader.unknown_keys(schemas, {"bronze", "silver", "gold"}, "schemas")
+    spark_conf = reader.mapping(data.get("spark_conf") or {}, "spark_conf")
+    account_id = data.get("account_id")
+    catalog = data.get("catalog")
+
+    return PipelineConfig(
+        source_file=str(file),
+        warehouse=resolve_path(base, reader.string(data, "warehouse", "warehouse")),
+        storage=reader.choice(data, "storage", "storage", STORAGE_BACKENDS, "auto"),
+        currency=currency,
+        account_id=None if account_id is None else reader.string(data, "account_id", "account_id"),
+        legacy_csv=legacy_csv,
+        list_prices=_list_prices(reader, sources.get("list_prices"), base),
+        workspaces=_workspaces(reader, data.get("workspaces"), skus, skus_file),
+        skus=skus,
+        catalog=None if catalog is None else reader.string(data, "catalog", "catalog"),
+        schemas={layer: reader.string(schemas, layer, f"schemas.{layer}") for layer in schemas},
+        spark_conf={str(k): str(v) for k, v in spark_conf.items()},
+    )

@@ -1,0 +1,30 @@
+"""The project's one exception hierarchy."""
+
+from __future__ import annotations
+
+
+class BillingLakehouseError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(BillingLakehouseError):
+    """A configuration file is missing, malformed or holds an unexpected value."""
+
+    def __init__(self, file: str, key: str, expected: str, got: object = None) -> None:
+        self.file, self.key, self.expected = file, key, expected
+        message = f"{file}: {key}: expected {expected}"
+        if got is not None:
+            message += f", got {got!r}"
+        super().__init__(message)
+
+
+class DeliveryRejected(BillingLakehouseError):
+    """A delivered file is not the expected format and was rejected whole."""
+
+
+class StorageError(BillingLakehouseError):
+    """A table could not be read or written by the configured storage backend."""
+
+
+class PipelineFailed(BillingLakehouseError):
+    """The run finished, but some deliveries were rejected; the summary says which."""

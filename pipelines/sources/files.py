@@ -1,0 +1,77 @@
+"""List delivered files and read their first line and checksum, locally or on s3:// alike.
+
+Everything goes through Spark's Hadoop file system, so a cluster with S3 access reads S3 prefixes
+the same way a laptop reads a folder. Checksums are computed by Spark executors; only the
+(path, sha256) pairs come back to the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    """A file as the file system lists it."""
+
+    path: str
+    name: str
+    size: int
+    modified_ms: int
+
+
+def _file_system(spark: SparkSession, path: str):  # type: ignore[no-untyped-def]
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path, hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+
+
+def list_files(spark: SparkSession, location: str) -> list[DeliveredFile]:
+    """Files directly under `location` (or the file itself), skipping hidden and `_`-prefixed names."""
+    path, fs = _file_system(spark, location)
+    if not fs.exists(path):
+        return []
+    files = []
+    for status in fs.listStatus(path):
+        if not status.isFile():
+            continue
+        name = status.getPath().getName()
+        if name.startswith((".", "_")):
+            continue
+        files.append(DeliveredFile(status.getPath().toString(), name, status.getLen(), status.getModificationTime()))
+    return sorted(files, key=lambda f: f.name)
+
+
+def first_line(spark: SparkSession, location: str) -> str | None:
+    """The first line of a text file (without a byte-order mark), or None for an empty file."""
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    path, fs = _file_system(spark, location)
+    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(path), "UTF-8"))
+    try:
+        line = reader.readLine()
+    finally:
+        reader.close()
+    return None if line is None else str(line).lstrip("\ufeff").rstrip("\r")
+
+
+def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, str]:
+    """sha256 hex digest per file path, computed by executors."""
+    if not files:
+        return {}
+    by_name = {f.name: f.path for f in files}
+    rows = (
+        spark.read.format("binaryFile")
+        .load([f.path for f in files])
+        .select("path", F.sha2("content", 256).alias("sha256"))
+        .collect()
+    )
+    digests = {}
+    for row in rows:
+        name = row.path.rstrip("/").rsplit("/", 1)[-1]
+        digests[by_name.get(name, by_name.get(unquote(name), row.path))] = row.sha256
+    return digests

@@ -1,0 +1,41 @@
+"""SparkSession builder: UTC, Delta-valid Parquet timestamps, small local defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pyspark.sql import SparkSession
+
+# Settings every run needs, wherever it runs. INT96 timestamps (Spark's default) are not valid Delta.
+REQUIRED_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+}
+
+# Defaults for a laptop or a CI box; a cluster's own settings win because getOrCreate reuses its session.
+LOCAL_DEFAULTS = {
+    "spark.master": "local[*]",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.sql.files.maxPartitionBytes": "64m",
+}
+
+
+def build_spark(app_name: str = "billing-lakehouse", conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The active session if there is one (Databricks, spark-submit), else a local one."""
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        session = active
+    else:
+        builder = SparkSession.builder.appName(app_name)
+        for key, value in {**LOCAL_DEFAULTS, **(conf or {})}.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")
+    for key, value in REQUIRED_CONF.items():
+        session.conf.set(key, value)
+    return session

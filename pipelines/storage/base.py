@@ -1,0 +1,146 @@
+"""The one interface every layer uses to read and write Delta tables."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.tables import TableSpec
+
+# A set of partitions as a disjunction of conjunctions: [{"workspace_id": "1", "usage_month": "2024-01"}, ...].
+Partitions = Sequence[Mapping[str, str]]
+
+METADATA_APP = "billing-lakehouse"
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One committed table version and what this project recorded about it."""
+
+    version: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Which existing rows a write replaces: none (append), all, or the named partitions."""
+
+    everything: bool = False
+    partitions: Partitions | None = None
+
+    @staticmethod
+    def nothing() -> Replace:
+        return Replace()
+
+    @staticmethod
+    def all() -> Replace:
+        return Replace(everything=True)
+
+    @staticmethod
+    def where(partitions: Partitions) -> Replace:
+        return Replace(partitions=list(partitions))
+
+    def sql_predicate(self) -> str | None:
+        """The replaced partitions as a SQL predicate (for Delta's replaceWhere)."""
+        if not self.partitions:
+            return None
+        terms = [
+            "(" + " AND ".join(f"`{column}` = '{_sql_string(value)}'" for column, value in sorted(part.items())) + ")"
+            for part in self.partitions
+        ]
+        return " OR ".join(terms)
+
+
+def _sql_string(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace("'", "\\'")
+
+
+def encode_metadata(metadata: Mapping[str, Any]) -> str:
+    """The commit's user metadata as stored in the Delta log."""
+    return json.dumps({"app": METADATA_APP, **metadata}, sort_keys=True, default=str)
+
+
+def decode_metadata(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return {}
+    if not isinstance(decoded, dict) or decoded.get("app") != METADATA_APP:
+        return {}
+    return decoded
+
+
+def partition_filter(partitions: Partitions) -> Any:
+    """A Column predicate selecting the given partitions (for backends that prune on filters)."""
+    condition = F.lit(False)
+    for part in partitions:
+        term = F.lit(True)
+        for column, value in part.items():
+            term = term & (F.col(column).cast("string") == F.lit(value))
+        condition = condition | term
+    return condition
+
+
+class TableStore(ABC):
+    """Read a table, append or atomically replace partitions, and inspect versions and history.
+
+    Every write carries metadata (a JSON object stored as the commit's userMetadata): which input
+    versions it consumed and what it changed. Incremental runs are planned from that table state.
+    """
+
+    def __init__(self, spark: SparkSession) -> None:
+        self.spark = spark
+
+    @abstractmethod
+    def location(self, table: TableSpec) -> str:
+        """Path or catalog name of a table."""
+
+    @abstractmethod
+    def version(self, table: TableSpec) -> int | None:
+        """Current version, or None if the table does not exist yet."""
+
+    @abstractmethod
+    def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
+        """The table's current rows (only the given partitions, if named); empty if it does not exist."""
+
+    @abstractmethod
+    def write(
+        self,
+        table: TableSpec,
+        data: DataFrame,
+        replace: Replace,
+        metadata: Mapping[str, Any],
+    ) -> int:
+        """Commit `data` in one transaction, replacing what `replace` names; returns the new version."""
+
+    @abstractmethod
+    def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
+        """Commits after `since_version`, oldest first; None if the log no longer reaches back that far."""
+
+    @abstractmethod
+    def last_commit(self, table: TableSpec) -> Commit | None:
+        """The newest commit, or None if the table does not exist."""
+
+    @abstractmethod
+    def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
+        """Distinct partition values present in the current version, read from the log alone."""
+
+    @abstractmethod
+    def row_count(self, table: TableSpec) -> int:
+        """Rows in the current version (from file statistics where the backend has them)."""
+
+    def empty(self, table: TableSpec) -> DataFrame:
+        return self.spark.createDataFrame([], table.schema())
+
+    def conform(self, table: TableSpec, data: DataFrame) -> DataFrame:
+        """Select and cast `data` to the table's contract, so every writer stores the same schema."""
+        columns = [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in table.schema().fields]
+        return data.select(*columns)

@@ -1,0 +1,230 @@
+"""delta-rs backend: Spark writes the Parquet files, the `deltalake` package commits them.
+
+This is the local default: it needs no Delta jars on the JVM. Spark writes a DataFrame in parallel
+into a staging folder inside the table directory; the files are moved to their Hive-style
+partition folders and committed, together with the remove actions of the partitions they replace,
+as one Delta transaction. The driver only handles file paths and Parquet footers, never rows.
+Reads go through the current snapshot's file list. Works on a local (or mounted) file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+from deltalake import Schema as DeltaSchema
+from deltalake.transaction import AddAction, CommitProperties, RemoveAction, create_table_with_add_actions
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import to_arrow_schema
+
+from pipelines.errors import StorageError
+from pipelines.storage.base import Commit, Partitions, Replace, TableStore, decode_metadata, encode_metadata
+from pipelines.tables import TableSpec
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+STAGING = "_staging"
+
+
+def _nullable(data_type: pa.DataType) -> pa.DataType:
+    """Arrow type with every nested field nullable (map keys stay required, as Arrow demands)."""
+    if pa.types.is_struct(data_type):
+        return pa.struct([pa.field(f.name, _nullable(f.type), nullable=True) for f in data_type])
+    if pa.types.is_map(data_type):
+        return pa.map_(data_type.key_type, pa.field("value", _nullable(data_type.item_type), nullable=True))
+    if pa.types.is_list(data_type):
+        return pa.list_(pa.field("element", _nullable(data_type.value_type), nullable=True))
+    return data_type
+
+
+def delta_schema(table: TableSpec) -> DeltaSchema:
+    arrow = to_arrow_schema(table.schema(), timestamp_utc=True)
+    return DeltaSchema.from_arrow(pa.schema([pa.field(f.name, _nullable(f.type), nullable=True) for f in arrow]))
+
+
+def _partition_values(relative_dir: str) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    if relative_dir in ("", "."):
+        return values
+    for segment in relative_dir.split(os.sep):
+        column, _, escaped = segment.partition("=")
+        value = unquote(escaped)
+        values[column] = None if value == HIVE_NULL else value
+    return values
+
+
+def _matches(values: Mapping[str, Any], partitions: Partitions) -> bool:
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    return any(all(text(values.get(column)) == value for column, value in part.items()) for part in partitions)
+
+
+class DeltaRsStore(TableStore):
+    """Tables under `<warehouse>/<layer>/<name>` on a local file system."""
+
+    def __init__(self, spark: SparkSession, warehouse: str) -> None:
+        super().__init__(spark)
+        self.warehouse = warehouse.removeprefix("file://")
+
+    def location(self, table: TableSpec) -> str:
+        return os.path.join(self.warehouse, table.layer, table.name)
+
+    def _table(self, table: TableSpec) -> DeltaTable | None:
+        path = self.location(table)
+        if not DeltaTable.is_deltatable(path):
+            return None
+        return DeltaTable(path)
+
+    def version(self, table: TableSpec) -> int | None:
+        delta = self._table(table)
+        return None if delta is None else delta.version()
+
+    def _files(self, delta: DeltaTable, table: TableSpec) -> list[dict[str, Any]]:
+        actions = pa.table(delta.get_add_actions(flatten=True))
+        rows = []
+        for row in actions.to_pylist():
+            values = {column: row.get(f"partition.{column}") for column in table.partition_by}
+            rows.append({"path": unquote(row["path"]), "size": row["size_bytes"], "rows": row["num_records"], "values": values})
+        return rows
+
+    def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
+        delta = self._table(table)
+        if delta is None:
+            return self.empty(table)
+        files = self._files(delta, table)
+        if partitions is not None:
+            files = [f for f in files if _matches(f["values"], partitions)]
+        if not files:
+            return self.empty(table)
+        root = self.location(table)
+        paths = [os.path.join(root, f["path"]) for f in files]
+        return self.spark.read.schema(table.schema()).option("basePath", root).parquet(*paths)
+
+    def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
+        root = self.location(table)
+        staging = os.path.join(root, STAGING, uuid.uuid4().hex)
+        writer = self.conform(table, data).write.mode("overwrite")
+        if table.partition_by:
+            writer = writer.partitionBy(*table.partition_by)
+        writer.parquet(staging)
+        try:
+            adds = self._move_into_table(staging, root)
+            return self._commit(table, adds, replace, metadata)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _move_into_table(self, staging: str, root: str) -> list[AddAction]:
+        adds = []
+        now = int(time.time() * 1000)
+        for directory, _, names in os.walk(staging):
+            for name in sorted(names):
+                if not name.endswith(".parquet"):
+                    continue
+                relative = os.path.relpath(os.path.join(directory, name), staging)
+                target = os.path.join(root, relative)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.replace(os.path.join(directory, name), target)
+                rows = pq.read_metadata(target).num_rows
+                adds.append(
+                    AddAction(
+                        path=relative.replace(os.sep, "/"),  # delta-rs URI-encodes it in the log
+                        size=os.path.getsize(target),
+                        partition_values=_partition_values(os.path.dirname(relative)),
+                        modification_time=now,
+                        data_change=True,
+                        stats=json.dumps({"numRecords": rows}),
+                    )
+                )
+        return adds
+
+    def _commit(self, table: TableSpec, adds: list[AddAction], replace: Replace, metadata: Mapping[str, Any]) -> int:
+        properties = CommitProperties(custom_metadata={"userMetadata": encode_metadata(metadata)})
+        delta = self._table(table)
+        if delta is None:
+            create_table_with_add_actions(
+                self.location(table),
+                delta_schema(table),
+                adds,
+                mode="error",
+                partition_by=list(table.partition_by) or None,
+                commit_properties=properties,
+            )
+            return 0
+        removes: list[RemoveAction] = []
+        if replace.everything or replace.partitions:
+            now = int(time.time() * 1000)
+            for f in self._files(delta, table):
+                if replace.everything or _matches(f["values"], replace.partitions or []):
+                    values = {k: None if v is None else str(v) for k, v in f["values"].items()}
+                    removes.append(RemoveAction(f["path"], True, now, f["size"], values or None))
+        try:
+            delta.create_write_transaction(
+                [*adds, *removes],
+                mode="append",
+                schema=delta.schema(),
+                partition_by=list(table.partition_by) or None,
+                commit_properties=properties,
+            )
+        except Exception as error:  # deltalake raises several unrelated types
+            raise StorageError(f"could not commit to {table}: {error}") from error
+        return delta.version() + 1
+
+    def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
+        delta = self._table(table)
+        if delta is None:
+            return None
+        current = delta.version()
+        if current <= since_version:
+            return []
+        try:
+            entries = delta.history(limit=current - since_version)
+        except Exception:
+            return None
+        commits = sorted(
+            (Commit(int(e["version"]), decode_metadata(e.get("userMetadata"))) for e in entries),
+            key=lambda c: c.version,
+        )
+        if [c.version for c in commits] != list(range(since_version + 1, current + 1)):
+            return None
+        return commits
+
+    def last_commit(self, table: TableSpec) -> Commit | None:
+        delta = self._table(table)
+        if delta is None:
+            return None
+        entries = delta.history(limit=1)
+        if not entries:
+            return None
+        return Commit(int(entries[0].get("version", delta.version())), decode_metadata(entries[0].get("userMetadata")))
+
+    def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
+        delta = self._table(table)
+        if delta is None or not table.partition_by:
+            return []
+        return [dict(p) for p in delta.partitions()]
+
+    def row_count(self, table: TableSpec) -> int:
+        delta = self._table(table)
+        if delta is None:
+            return 0
+        return sum(int(f["rows"] or 0) for f in self._files(delta, table))
+
+
+def is_local_warehouse(warehouse: str) -> bool:
+    return "://" not in warehouse or warehouse.startswith("file://")
+
+
+def ensure_local(warehouse: str) -> None:
+    if not is_local_warehouse(warehouse):
+        raise StorageError(f"the delta-rs backend writes to a local file system; use delta-spark for {warehouse}")
+    Path(warehouse.removeprefix("file://")).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,103 @@
+"""delta-spark backend: Delta's own Spark writer, for Databricks and clusters with the Delta jars.
+
+It uses only the standard writer options (`replaceWhere`, `userMetadata`) and `DeltaTable.history`.
+It cannot run on machines without the Delta jars (Maven), so it is kept deliberately small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+
+from pipelines.storage.base import (
+    Commit,
+    Partitions,
+    Replace,
+    TableStore,
+    decode_metadata,
+    encode_metadata,
+    partition_filter,
+)
+from pipelines.tables import TableSpec
+
+
+class DeltaSparkStore(TableStore):
+    """Tables as paths under the warehouse, or Unity Catalog names `<catalog>.<schema>.<table>`."""
+
+    def __init__(self, spark: SparkSession, warehouse: str, catalog: str | None, schemas: Mapping[str, str]) -> None:
+        super().__init__(spark)
+        self.warehouse, self.catalog, self.schemas = warehouse.rstrip("/"), catalog, dict(schemas)
+
+    def location(self, table: TableSpec) -> str:
+        if self.catalog:
+            return f"{self.catalog}.{self.schemas.get(table.layer, table.layer)}.{table.name}"
+        return f"{self.warehouse}/{table.layer}/{table.name}"
+
+    def _delta(self, table: TableSpec) -> Any:
+        from delta.tables import DeltaTable
+
+        name = self.location(table)
+        if self.catalog:
+            return DeltaTable.forName(self.spark, name) if self.spark.catalog.tableExists(name) else None
+        return DeltaTable.forPath(self.spark, name) if DeltaTable.isDeltaTable(self.spark, name) else None
+
+    def version(self, table: TableSpec) -> int | None:
+        commit = self.last_commit(table)
+        return None if commit is None else commit.version
+
+    def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
+        delta = self._delta(table)
+        if delta is None:
+            return self.empty(table)
+        data = delta.toDF()
+        return data if partitions is None else data.where(partition_filter(partitions))
+
+    def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
+        exists = self._delta(table) is not None
+        mode = "overwrite" if exists and (replace.everything or replace.partitions) else "append"
+        writer = self.conform(table, data).write.format("delta").mode(mode).option("userMetadata", encode_metadata(metadata))
+        if table.partition_by:
+            writer = writer.partitionBy(*table.partition_by)
+        predicate = replace.sql_predicate()
+        if exists and predicate:
+            writer = writer.option("replaceWhere", predicate)
+        if self.catalog:
+            writer.saveAsTable(self.location(table))
+        else:
+            writer.save(self.location(table))
+        version = self.version(table)
+        assert version is not None
+        return version
+
+    def _commits(self, table: TableSpec, limit: int | None = None) -> list[Commit]:
+        delta = self._delta(table)
+        if delta is None:
+            return []
+        rows = delta.history(limit).select("version", "userMetadata").collect() if limit else (
+            delta.history().select("version", "userMetadata").collect()
+        )
+        return sorted((Commit(int(r.version), decode_metadata(r.userMetadata)) for r in rows), key=lambda c: c.version)
+
+    def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
+        commits = [c for c in self._commits(table) if c.version > since_version]
+        current = self.version(table)
+        if current is None:
+            return None
+        if [c.version for c in commits] != list(range(since_version + 1, current + 1)):
+            return None
+        return commits
+
+    def last_commit(self, table: TableSpec) -> Commit | None:
+        commits = self._commits(table, limit=1)
+        return commits[-1] if commits else None
+
+    def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
+        if not table.partition_by or self._delta(table) is None:
+            return []
+        rows = self.read(table).select(*table.partition_by).distinct().collect()
+        return [{c: None if r[c] is None else str(r[c]) for c in table.partition_by} for r in rows]
+
+    def row_count(self, table: TableSpec) -> int:
+        return self.read(table).count()
