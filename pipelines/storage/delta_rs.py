@@ -202,10 +202,9 @@ class DeltaRsStore(TableStore):
         delta = self._table(table)
         if delta is None:
             return None
-        entries = delta.history(limit=1)
-        if not entries:
-            return None
-        return Commit(int(entries[0].get("version", delta.version())), decode_metadata(entries[0].get("userMetadata")))
+        commits = [Commit(int(e["version"]), decode_metadata(e.get("userMetadata"))) for e in delta.history(limit=20)]
+        own = [c for c in commits if c.metadata]
+        return max(own or commits, key=lambda c: c.version) if commits else None
 
     def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
         delta = self._table(table)

@@ -44,8 +44,8 @@ class DeltaSparkStore(TableStore):
         return DeltaTable.forPath(self.spark, name) if DeltaTable.isDeltaTable(self.spark, name) else None
 
     def version(self, table: TableSpec) -> int | None:
-        commit = self.last_commit(table)
-        return None if commit is None else commit.version
+        commits = self._commits(table, limit=1)
+        return commits[-1].version if commits else None
 
     def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
         delta = self._delta(table)
@@ -90,8 +90,9 @@ class DeltaSparkStore(TableStore):
         return commits
 
     def last_commit(self, table: TableSpec) -> Commit | None:
-        commits = self._commits(table, limit=1)
-        return commits[-1] if commits else None
+        commits = self._commits(table, limit=20)
+        own = [c for c in commits if c.metadata]
+        return max(own or commits, key=lambda c: c.version) if commits else None
 
     def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
         if not table.partition_by or self._delta(table) is None:

@@ -1,0 +1,1 @@
+"""Gold: cost per usage record and the aggregates people query."""

@@ -1,0 +1,56 @@
+"""Refresh gold tables from silver: only the usage dates whose usage or prices changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.config import PipelineConfig
+from pipelines.gold import aggregates
+from pipelines.gold.cost import price_usage
+from pipelines.incremental import existing_usage_dates, refresh_by_date
+from pipelines.storage import TableStore
+from pipelines.tables import COST, COST_DAILY, PRICES, UNPRICED_USAGE, USAGE, TableSpec
+
+
+def _dates(dates: list[date]) -> list[dict[str, str]]:
+    return [{"usage_date": d.isoformat()} for d in dates]
+
+
+def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None], DataFrame]:
+    def read(dates: list[date] | None) -> DataFrame:
+        return store.read(table) if dates is None else store.read(table, _dates(dates))
+
+    return read
+
+
+def refresh_cost(store: TableStore, config: PipelineConfig) -> int | None:
+    """Recompute cost for dates with changed usage, and for existing dates inside changed price windows."""
+    read_usage = _reader(store, USAGE)
+
+    def build(dates: list[date] | None) -> DataFrame:
+        cost = price_usage(read_usage(dates), store.read(PRICES), config.currency)
+        return cost.repartition("usage_date")
+
+    fingerprint = config.fingerprint("currency")
+    return refresh_by_date(store, COST, [USAGE, PRICES], fingerprint, build, existing_usage_dates(store, USAGE))
+
+
+def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, int | None]:
+    """Recompute the aggregates for the dates whose cost changed."""
+    read_cost = _reader(store, COST)
+    builders: dict[TableSpec, Callable[[DataFrame], DataFrame]] = {
+        COST_DAILY: aggregates.cost_daily,
+        UNPRICED_USAGE: aggregates.unpriced_usage,
+    }
+    versions = {}
+    for table, transform in builders.items():
+
+        def build(dates: list[date] | None, transform: Callable[[DataFrame], DataFrame] = transform) -> DataFrame:
+            return transform(read_cost(dates)).repartition(F.col("usage_date"))
+
+        versions[table.key] = refresh_by_date(store, table, [COST], config.fingerprint("currency"), build)
+    return versions

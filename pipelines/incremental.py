@@ -1,0 +1,156 @@
+"""Plan and apply incremental refreshes from table state alone.
+
+Every derived table's commit records the versions of the inputs it consumed, a fingerprint of the
+settings that shape it, and what it changed (usage dates, months, price windows, or everything).
+A refresh compares its inputs' current versions with the ones its last commit consumed, reads
+what the input commits in between changed, and recomputes exactly those usage dates. Nothing is
+remembered between runs except what is in the Delta logs, so a run stopped anywhere is finished
+correctly by the next one.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from pipelines.storage import Commit, Replace, TableStore
+from pipelines.tables import TableSpec
+
+log = logging.getLogger(__name__)
+
+DATE_COLUMN = "usage_date"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Usage dates to recompute: named dates, date ranges (resolved against existing data), or all."""
+
+    everything: bool = False
+    dates: frozenset[date] = frozenset()
+    ranges: tuple[tuple[date, date | None], ...] = ()
+
+    def __or__(self, other: Scope) -> Scope:
+        return Scope(self.everything or other.everything, self.dates | other.dates, self.ranges + other.ranges)
+
+    def is_empty(self) -> bool:
+        return not (self.everything or self.dates or self.ranges)
+
+    def resolve(self, existing: Iterable[date]) -> list[date]:
+        """The named dates plus every existing date inside a range."""
+        in_ranges = {d for d in existing if any(start <= d and (end is None or d <= end) for start, end in self.ranges)}
+        return sorted(self.dates | in_ranges)
+
+
+EVERYTHING = Scope(everything=True)
+
+
+def _month_days(month: str) -> set[date]:
+    year, number = (int(part) for part in month.split("-"))
+    return {date(year, number, day) for day in range(1, calendar.monthrange(year, number)[1] + 1)}
+
+
+def scope_of(commit: Commit) -> Scope:
+    """What one input commit changed, from its metadata; a commit without it changed everything."""
+    changed: dict[str, Any] = commit.metadata.get("changed") or {}
+    if not changed or changed.get("everything"):
+        return EVERYTHING
+    dates: set[date] = {date.fromisoformat(d) for d in changed.get("usage_dates", [])}
+    for month in changed.get("usage_months", []):
+        dates |= _month_days(month)
+    ranges = tuple(
+        (date.fromisoformat(start), None if end is None else date.fromisoformat(end))
+        for start, end in changed.get("price_ranges", [])
+    )
+    if "deliveries" in changed and not (dates or ranges):
+        return Scope()
+    return Scope(dates=frozenset(dates), ranges=ranges)
+
+
+@dataclass
+class Plan:
+    """What a refresh of one table has to do."""
+
+    target: TableSpec
+    scope: Scope
+    versions: dict[str, int | None] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+
+def plan(store: TableStore, target: TableSpec, inputs: Sequence[TableSpec], fingerprint: str) -> Plan:
+    """Compare the target's last consumed input versions with the inputs' current ones."""
+    versions = {table.key: store.version(table) for table in inputs}
+    last = store.last_commit(target)
+    if last is None:
+        return Plan(target, EVERYTHING, versions, ["first build"])
+    if last.metadata.get("fingerprint") != fingerprint:
+        return Plan(target, EVERYTHING, versions, ["settings changed since the last build"])
+    consumed: dict[str, int | None] = last.metadata.get("inputs", {})
+    scope, reasons = Scope(), []
+    for table in inputs:
+        before, now = consumed.get(table.key), versions[table.key]
+        if before == now:
+            continue
+        commits = None if before is None or now is None else store.history(table, before)
+        if commits is None:
+            scope, reason = EVERYTHING, f"{table} history not available from version {before}"
+        else:
+            for commit in commits:
+                scope = scope | scope_of(commit)
+            reason = f"{table} moved from version {before} to {now}"
+        reasons.append(reason)
+    return Plan(target, scope, versions, reasons)
+
+
+def _date_partitions(dates: Iterable[date]) -> list[dict[str, str]]:
+    return [{DATE_COLUMN: d.isoformat()} for d in dates]
+
+
+def refresh_by_date(
+    store: TableStore,
+    target: TableSpec,
+    inputs: Sequence[TableSpec],
+    fingerprint: str,
+    build: Callable[[list[date] | None], DataFrame],
+    existing_dates: Callable[[], Iterable[date]] = lambda: (),
+) -> int | None:
+    """Recompute the usage dates the inputs changed (or everything) and replace them in one commit.
+
+    `build(None)` must return the whole table, `build(dates)` only those dates. Returns the new
+    version, or None when nothing changed (then nothing is written).
+    """
+    todo = plan(store, target, inputs, fingerprint)
+    if todo.scope.is_empty() and store.version(target) is not None:
+        log.debug("%s is up to date", target)
+        return None
+    metadata: dict[str, Any] = {"inputs": todo.versions, "fingerprint": fingerprint}
+    if todo.scope.everything:
+        log.info("rebuilding %s: %s", target, "; ".join(todo.reasons))
+        data, replace = build(None), Replace.all()
+        metadata["changed"] = {"everything": True}
+    else:
+        dates = todo.scope.resolve(existing_dates() if todo.scope.ranges else ())
+        log.info("recomputing %d usage dates of %s: %s", len(dates), target, "; ".join(todo.reasons))
+        data, replace = build(dates), Replace.where(_date_partitions(dates))
+        metadata["changed"] = {"usage_dates": [d.isoformat() for d in dates]}
+        if not dates:
+            data = data.limit(0)
+    return store.write(target, data, replace, metadata)
+
+
+def existing_usage_dates(store: TableStore, table: TableSpec) -> Callable[[], list[date]]:
+    """The usage dates a date-partitioned table holds, read from its log."""
+
+    def dates() -> list[date]:
+        return sorted(date.fromisoformat(p[DATE_COLUMN]) for p in store.partition_values(table) if p.get(DATE_COLUMN))
+
+    return dates
+
+
+def date_range(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

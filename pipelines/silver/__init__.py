@@ -1,0 +1,1 @@
+"""Silver: typed, deduplicated usage for every source, and validated price windows."""

@@ -1,0 +1,108 @@
+"""Legacy billable-usage CSV rows (bronze) -> the unified silver usage schema."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.columns import end_of_hour, json_map, parse_decimal, parse_timestamp
+from pipelines.tables import IDENTITY_METADATA, LEGACY_CSV_COLUMNS, PRODUCT_FEATURES, USAGE_METADATA
+
+SOURCE = "legacy_csv"
+
+
+def _struct_of(ddl: str, values: dict[str, Column]) -> Column:
+    """A struct of the given DDL type with the named fields set and the rest NULL."""
+    names = [part.split(":")[0].strip() for part in ddl.removeprefix("struct<").removesuffix(">").split(",")]
+    return F.struct(*[values.get(name, F.lit(None).cast("string")).alias(name) for name in names]).cast(ddl)
+
+
+def _billing_origin_product(sku: Column) -> Column:
+    return (
+        F.when(sku.contains("SERVERLESS_REAL_TIME_INFERENCE"), "MODEL_SERVING")
+        .when(sku.contains("SQL"), "SQL")
+        .when(sku.contains("DLT"), "DLT")
+        .when(sku.contains("JOBS"), "JOBS")
+        .when(sku.contains("ALL_PURPOSE"), "ALL_PURPOSE")
+        .otherwise(F.lit(None))
+    )
+
+
+def record_id(columns: list[Column]) -> Column:
+    """A stable id for a delivered row: sha256 of its fields, so re-deliveries keep their ids."""
+    return F.sha2(F.concat_ws("\u001f", *[F.coalesce(c, F.lit("\u0000")) for c in columns]), 256)
+
+
+def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, account_id: str | None) -> DataFrame:
+    """Type, map and deduplicate bronze legacy rows into silver usage rows.
+
+    - `usage_end_time` is the delivered end-of-hour timestamp rounded up to the hour, start one hour before;
+    - `usage_quantity` is `dbus` as an exact decimal, unit DBU;
+    - deprecated SKUs get their current name for the workspace's tier and region, the delivered one is kept;
+    - cloud comes from the workspace settings (NULL when the workspace is not configured);
+    - rows identical in every delivered field are one record.
+    """
+    delivered = [F.col(c) for c in LEGACY_CSV_COLUMNS]
+    usage_end = end_of_hour(parse_timestamp(F.col("timestamp")))
+    sku = F.trim(F.col("sku"))
+    is_sql = sku.contains("SQL")
+    cluster = F.col("clusterId")
+    typed = (
+        bronze.withColumn("record_id", record_id(delivered))
+        .dropDuplicates(["record_id"])
+        .join(F.broadcast(workspaces.select("workspace_id", "cloud")), "workspace_id", "left")
+        .join(
+            F.broadcast(
+                sku_map.select(
+                    F.col("workspace_id").alias("_map_workspace_id"),
+                    F.col("sku_name_delivered").alias("_map_delivered"),
+                    F.col("sku_name").alias("_mapped_sku"),
+                )
+            ),
+            (F.col("workspace_id") == F.col("_map_workspace_id")) & (sku == F.col("_map_delivered")),
+            "left",
+        )
+    )
+    return typed.select(
+        F.col("record_id"),
+        F.lit(SOURCE).alias("source"),
+        F.lit("databricks").alias("provider"),
+        F.lit(account_id).cast("string").alias("account_id"),
+        F.col("workspace_id"),
+        F.coalesce(F.col("_mapped_sku"), sku).alias("sku_name"),
+        sku.alias("sku_name_delivered"),
+        F.col("cloud"),
+        (usage_end - F.expr("INTERVAL 1 HOUR")).alias("usage_start_time"),
+        usage_end.alias("usage_end_time"),
+        F.to_date(usage_end - F.expr("INTERVAL 1 HOUR")).alias("usage_date"),
+        F.lit("DBU").alias("usage_unit"),
+        parse_decimal(F.col("dbus")).alias("usage_quantity"),
+        json_map(F.col("clusterCustomTags")).alias("custom_tags"),
+        json_map(F.col("tags")).alias("tags"),
+        _struct_of(
+            USAGE_METADATA,
+            {
+                "cluster_id": F.when(~is_sql, cluster),
+                "warehouse_id": F.when(is_sql, cluster),
+                "node_type": F.col("clusterNodeType"),
+            },
+        ).alias("usage_metadata"),
+        _struct_of(
+            IDENTITY_METADATA,
+            {
+                "cluster_owner_user_id": F.col("clusterOwnerUserId"),
+                "cluster_owner_user_name": F.col("clusterOwnerUserName"),
+            },
+        ).alias("identity_metadata"),
+        _billing_origin_product(F.coalesce(F.col("_mapped_sku"), sku)).alias("billing_origin_product"),
+        _struct_of(
+            PRODUCT_FEATURES,
+            {"is_serverless": sku.contains("SERVERLESS"), "is_photon": sku.contains("(PHOTON)")},
+        ).alias("product_features"),
+        F.lit("COMPUTE_TIME").alias("usage_type"),
+        parse_decimal(F.col("machineHours")).alias("machine_hours"),
+        F.col("clusterName").alias("cluster_name"),
+        F.col("clusterNodeType").alias("node_type"),
+        F.col("_source_file"),
+        F.col("_ingested_at"),
+    )

@@ -1,0 +1,62 @@
+"""Refresh silver tables from bronze: only the usage dates that changed, in one commit each."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.config import PipelineConfig
+from pipelines.incremental import plan, refresh_by_date
+from pipelines.silver import legacy_usage
+from pipelines.silver.prices import to_prices
+from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
+from pipelines.storage import Replace, TableStore
+from pipelines.tables import LEGACY_USAGE, LIST_PRICES, PRICES, USAGE
+
+log = logging.getLogger(__name__)
+
+
+def refresh_usage(spark: SparkSession, store: TableStore, config: PipelineConfig) -> int | None:
+    """Recompute silver usage for the dates whose bronze deliveries changed."""
+    workspaces, sku_map = workspaces_frame(spark, config), sku_map_frame(spark, config)
+
+    def build(dates: list[date] | None) -> DataFrame:
+        if dates is None:
+            bronze = store.read(LEGACY_USAGE)
+        else:
+            months = sorted({d.strftime("%Y-%m") for d in dates})
+            bronze = store.read(LEGACY_USAGE, [{"usage_month": m} for m in months])
+        usage = legacy_usage.to_usage(bronze, workspaces, sku_map, config.account_id)
+        if dates is not None:
+            usage = usage.where(F.col("usage_date").isin(dates))
+        return usage.repartition("usage_date")
+
+    fingerprint = config.fingerprint("workspaces", "skus", "account_id")
+    return refresh_by_date(store, USAGE, [LEGACY_USAGE], fingerprint, build)
+
+
+def _changed_windows(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
+    """Date ranges of the price windows added, removed or changed (a few rows: prices are small)."""
+    columns = [c for c in new.columns]
+    changed = old.select(columns).exceptAll(new).unionByName(new.exceptAll(old.select(columns)))
+    rows = changed.select(
+        F.to_date("price_start_time").alias("start"), F.to_date("price_end_time").alias("end")
+    ).distinct().collect()
+    return [[r.start.isoformat(), None if r.end is None else r.end.isoformat()] for r in rows]
+
+
+def refresh_prices(store: TableStore) -> int | None:
+    """Rebuild silver prices when bronze list prices changed; record which windows changed."""
+    todo = plan(store, PRICES, [LIST_PRICES], fingerprint="prices-v1")
+    if todo.scope.is_empty() and store.version(PRICES) is not None:
+        return None
+    new = store.conform(PRICES, to_prices(store.read(LIST_PRICES)))
+    ranges = _changed_windows(store.read(PRICES), new)
+    overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
+    for row in overlapping:
+        log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
+    metadata = {"inputs": todo.versions, "fingerprint": "prices-v1", "changed": {"price_ranges": ranges}}
+    return store.write(PRICES, new, Replace.all(), metadata)

@@ -1,0 +1,62 @@
+"""What the tables hold now: versions, row counts and the last ingest per source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from pipelines.storage import TableStore
+from pipelines.tables import ALL_TABLES, INGEST_LOG
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    table: str
+    location: str
+    version: int | None
+    rows: int
+
+
+def table_status(store: TableStore) -> list[TableStatus]:
+    """Every table of the contract, existing or not, with its Delta version and row count."""
+    return [
+        TableStatus(t.key, store.location(t), store.version(t), store.row_count(t) if store.version(t) is not None else 0)
+        for t in ALL_TABLES
+    ]
+
+
+def last_ingest(store: TableStore) -> list[dict[str, Any]]:
+    """Per source: its last ingest, and its deliveries as they stand now (latest entry of each)."""
+    newest = Window.partitionBy("source", "delivery").orderBy(F.col("ingested_at").desc())
+    log = store.read(INGEST_LOG).withColumn("_rank", F.row_number().over(newest)).where("_rank = 1")
+    rows = (
+        log.groupBy("source")
+        .agg(
+            F.max("ingested_at").alias("last_ingested_at"),
+            F.countDistinct("delivery").alias("deliveries"),
+            F.sum(F.when(F.col("status") == "rejected", 1).otherwise(0)).alias("rejections"),
+            F.sum("rows_landed").alias("rows_landed"),
+            F.sum("rows_quarantined").alias("rows_quarantined"),
+        )
+        .orderBy("source")
+        .collect()
+    )
+    return [row.asDict() for row in rows]
+
+
+def format_status(store: TableStore) -> str:
+    lines = [f"{'table':<22} {'version':>8} {'rows':>12}  location"]
+    for status in table_status(store):
+        version = "-" if status.version is None else str(status.version)
+        lines.append(f"{status.table:<22} {version:>8} {status.rows:>12,}  {status.location}")
+    lines.append("")
+    lines.append(f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected':>9} {'rows landed':>12}")
+    for row in last_ingest(store):
+        when = row["last_ingested_at"].strftime("%Y-%m-%d %H:%M:%S") if row["last_ingested_at"] else "-"
+        lines.append(
+            f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>9} {row['rows_landed'] or 0:>12,}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""A readable cost summary of the gold tables, for people at a terminal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pyspark.sql import functions as F
+
+from pipelines.status import format_status
+from pipelines.storage import TableStore
+from pipelines.tables import COST_DAILY, QUARANTINE, UNPRICED_USAGE
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _quantity(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.3f}"
+
+
+def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
+    """Cost per day (latest days), per SKU, unpriced usage, quarantined rows and table versions."""
+    daily = store.read(COST_DAILY)
+    out: list[str] = []
+    per_day = (
+        daily.groupBy("usage_date", "usage_unit", "currency_code")
+        .agg(F.sum("usage_quantity").alias("q"), F.sum("list_cost").alias("l"), F.sum("effective_cost").alias("e"))
+        .orderBy(F.col("usage_date").desc(), "usage_unit")
+        .limit(days)
+        .collect()
+    )
+    out.append(f"Cost per day (latest {days} days; rounded for display only)")
+    out.append(f"  {'date':<12}{'unit':<6}{'quantity':>16}{'list cost':>16}{'effective cost':>16} currency")
+    for r in sorted(per_day, key=lambda r: (r.usage_date, r.usage_unit)):
+        out.append(f"  {r.usage_date!s:<12}{r.usage_unit:<6}{_quantity(r.q):>16}{_money(r.l):>16}{_money(r.e):>16} {r.currency_code}")
+
+    per_sku = (
+        daily.groupBy("sku_name", "usage_unit", "currency_code")
+        .agg(F.sum("usage_quantity").alias("q"), F.sum("effective_cost").alias("e"), F.sum("unpriced_record_count").alias("u"))
+        .orderBy(F.col("e").desc_nulls_last())
+        .limit(top_skus)
+        .collect()
+    )
+    totals = daily.groupBy("usage_unit", "currency_code").agg(
+        F.sum("effective_cost").alias("e"), F.sum("list_cost").alias("l"), F.min("usage_date").alias("first"),
+        F.max("usage_date").alias("last"),
+    ).collect()
+    out.append("")
+    out.append(f"Cost per SKU (top {top_skus} by effective cost, whole period)")
+    out.append(f"  {'sku':<52}{'unit':<6}{'quantity':>16}{'effective cost':>16}{'unpriced rows':>15}")
+    for r in per_sku:
+        out.append(f"  {r.sku_name:<52}{r.usage_unit:<6}{_quantity(r.q):>16}{_money(r.e):>16}{r.u:>15,}")
+    for t in totals:
+        out.append(
+            f"  total {t.usage_unit} {t.first}..{t.last}: list {_money(t.l)} {t.currency_code}, "
+            f"effective {_money(t.e)} {t.currency_code}"
+        )
+
+    unpriced = (
+        store.read(UNPRICED_USAGE)
+        .groupBy("unpriced_reason", "sku_name", "usage_unit")
+        .agg(F.count(F.lit(1)).alias("n"), F.sum("usage_quantity").alias("q"))
+        .orderBy(F.col("n").desc())
+        .collect()
+    )
+    out.append("")
+    out.append("Unpriced usage (cost is NULL, never guessed)")
+    if not unpriced:
+        out.append("  none")
+    for r in unpriced:
+        out.append(f"  {r.n:>8,} rows {_quantity(r.q):>14} {r.usage_unit}  {r.sku_name}: {r.unpriced_reason}")
+
+    quarantined = store.read(QUARANTINE).groupBy("source", "reason").count().orderBy("source", "reason").collect()
+    out.append("")
+    out.append("Quarantined rows")
+    if not quarantined:
+        out.append("  none")
+    for r in quarantined:
+        out.append(f"  {r['count']:>8,}  {r.source}: {r.reason}")
+    out.append("")
+    out.append("Tables")
+    out.append("  " + format_status(store).replace("\n", "\n  "))
+    return "\n".join(out)
