@@ -7,9 +7,12 @@ the same way a laptop reads a folder. Checksums are computed by Spark executors;
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -61,8 +64,10 @@ def first_line(spark: SparkSession, location: str) -> str | None:
 
 def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, str]:
     """sha256 hex digest per file path, computed by executors."""
+    digests = {f.path: EMPTY_SHA256 for f in files if f.size == 0}
+    files = [f for f in files if f.size > 0]
     if not files:
-        return {}
+        return digests
     by_name = {f.name: f.path for f in files}
     rows = (
         spark.read.format("binaryFile")
@@ -70,7 +75,6 @@ def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, 
         .select("path", F.sha2("content", 256).alias("sha256"))
         .collect()
     )
-    digests = {}
     for row in rows:
         name = row.path.rstrip("/").rsplit("/", 1)[-1]
         digests[by_name.get(name, by_name.get(unquote(name), row.path))] = row.sha256

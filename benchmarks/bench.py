@@ -1,0 +1,226 @@
+"""Pipeline benchmark: naive one-shot job vs full backfill, no-op rerun and one re-delivered month.
+
+Usage: python -m benchmarks.bench [--rows 1000000] [--small-rows 250000] [--work ./bench-data]
+
+Every figure runs in its own process (`benchmarks.scenario`, fresh JVM). Prints one JSON object on
+stdout; progress goes to stderr. Generated data is reused when its `.generated-<rows>` marker exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.generate import WORKSPACES, file_rng, generate, write_month_file
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO / "conf" / "pipeline.yml"
+SKUS = REPO / "conf" / "skus.yml"
+REDELIVERY_SEED = 8
+REDELIVERY_GROWTH = 1.1
+TARGETS = {
+    "full_backfill_vs_naive": 3.0,
+    "noop_vs_naive": 0.6,
+    "redelivered_vs_full_backfill": 0.5,
+    "python_driver_memory_growth": 1.25,
+}
+MEMORY_KEYS = ("python_peak_rss_mb", "jvm_peak_rss_mb", "jvm_vmhwm_mb")
+
+
+def progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def prepare_data(data: Path, rows: int) -> Path:
+    """Generate `rows` rows into `data` unless its marker says they are there; restore a re-delivered file."""
+    marker = data / f".generated-{rows}"
+    if marker.exists():
+        progress(f"reusing {rows:,} generated rows in {data}")
+    else:
+        shutil.rmtree(data, ignore_errors=True)
+        progress(f"generating {rows:,} rows into {data}")
+        summary = generate(data, rows)
+        marker.write_text(json.dumps(summary) + "\n")
+    for original in sorted((data / "original").glob("*.csv")):  # undo a previous run's re-delivery
+        shutil.copy2(original, data / "billable-usage" / "csv" / original.name)
+    return data / "billable-usage" / "csv"
+
+
+def write_config(path: Path, data: Path, warehouse: Path) -> Path:
+    """A pipeline.yml for one data set: the example's workspaces and currency, paths inside the work dir."""
+    example = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    config = {
+        "version": 1,
+        "warehouse": str(warehouse),
+        "storage": "auto",
+        "currency": example.get("currency", "USD"),
+        "account_id": example.get("account_id"),
+        "skus": str(SKUS),
+        "sources": {
+            "legacy_csv": {"path": str(data / "billable-usage" / "csv")},
+            "list_prices": {"path": str(data / "list_prices"), "format": "csv"},
+        },
+        "workspaces": {str(key): value for key, value in example["workspaces"].items()},
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def scenario(name: str, *args: str) -> dict[str, Any]:
+    """Run one scenario process and return its JSON line (the last stdout line that is a JSON object)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scenario", name, *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"scenario {name} {' '.join(args)} failed with exit code {done.returncode}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["process_wall_s"] = round(wall, 3)
+    if not (result.get("jvm_peak_rss_mb") or 0) > 200:
+        raise RuntimeError(f"children peak RSS {result.get('jvm_peak_rss_mb')} MB does not look like the Spark JVM")
+    progress(f"{name} {' '.join(args)}: {result['work_s']} s work, {result['total_s']} s with session start")
+    return result
+
+
+def data_rows(path: Path) -> int:
+    """Data rows (records after the header) in one delivery file."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def redeliver(data: Path, csv_dir: Path) -> dict[str, Any]:
+    """Re-deliver the first workspace's last month with 10% more rows (new seed); keep the original."""
+    workspace = WORKSPACES[0]
+    path = max(csv_dir.glob(f"workspaceId={workspace.workspace_id}-usageMonth=*.csv"))
+    month = path.stem.rsplit("usageMonth=", 1)[1]
+    backup = data / "original" / path.name
+    backup.parent.mkdir(parents=True, exist_ok=True)
+    if not backup.exists():
+        shutil.copy2(path, backup)
+    before = data_rows(path)
+    after = round(before * REDELIVERY_GROWTH)
+    write_month_file(path, workspace, month, after, file_rng(REDELIVERY_SEED, workspace, month))
+    return {"file": path.name, "rows_before": before, "rows_after": after}
+
+
+def setup(work: Path, rows: int) -> tuple[Path, Path, Path, Path]:
+    """Data folder, delivery folder, config and warehouse for one data set of `rows` rows."""
+    data, warehouse = work / f"data-{rows}", work / f"warehouse-{rows}"
+    csv_dir = prepare_data(data, rows)
+    return data, csv_dir, write_config(work / f"pipeline-{rows}.yml", data, warehouse), warehouse
+
+
+def full_backfill(config: Path, warehouse: Path) -> dict[str, Any]:
+    """Time a full backfill into a fresh warehouse."""
+    shutil.rmtree(warehouse, ignore_errors=True)
+    return scenario("pipeline", "--config", str(config))
+
+
+def memory(result: dict[str, Any], rows: int) -> dict[str, Any]:
+    return {"rows": rows, **{key: result.get(key) for key in MEMORY_KEYS}}
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return round(numerator / denominator, 3) if denominator else None
+
+
+def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
+    """All scenarios on `rows`, then a full backfill on `small_rows`; the assembled report."""
+    work = work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    data, csv_dir, config, warehouse = setup(work, rows)
+    files = len(list(csv_dir.glob("*.csv")))
+    naive = scenario("naive", "--csv", str(csv_dir))
+    full = full_backfill(config, warehouse)
+    noop = scenario("pipeline", "--config", str(config))
+    redelivery = redeliver(data, csv_dir)
+    redelivered = scenario("pipeline", "--config", str(config))
+    _, _, small_config, small_warehouse = setup(work, small_rows)
+    small = full_backfill(small_config, small_warehouse)
+
+    ratios = {
+        "full_backfill_vs_naive": ratio(full["work_s"], naive["work_s"]),
+        "noop_vs_naive": ratio(noop["work_s"], naive["work_s"]),
+        "redelivered_vs_full_backfill": ratio(redelivered["work_s"], full["work_s"]),
+        "python_driver_memory_growth": ratio(full["python_peak_rss_mb"], small["python_peak_rss_mb"]),
+    }
+    ratios_with_start = {
+        "full_backfill_vs_naive": ratio(full["total_s"], naive["total_s"]),
+        "noop_vs_naive": ratio(noop["total_s"], naive["total_s"]),
+        "redelivered_vs_full_backfill": ratio(redelivered["total_s"], full["total_s"]),
+        "jvm_memory_growth": ratio(full["jvm_peak_rss_mb"], small["jvm_peak_rss_mb"]),
+    }
+    passed = {key: value is not None and value <= TARGETS[key] for key, value in ratios.items()}
+    passed["noop_wrote_nothing"] = noop["written"] == {}
+    return {
+        "rows": rows,
+        "small_rows": small_rows,
+        "delivery_files": files,
+        "spark_master": "local[2]",
+        "work_dir": str(work),
+        "naive_job_s": naive["work_s"],
+        "naive_job_total_s": naive["total_s"],
+        "full_backfill_s": full["work_s"],
+        "full_backfill_total_s": full["total_s"],
+        "noop_rerun_s": noop["work_s"],
+        "noop_rerun_total_s": noop["total_s"],
+        "noop_written": noop["written"],
+        "redelivered_month_s": redelivered["work_s"],
+        "redelivered_month_total_s": redelivered["total_s"],
+        "redelivered": {**redelivery, "written": redelivered["written"], "landed": redelivered["landed"]},
+        "small_full_backfill_s": small["work_s"],
+        "small_full_backfill_total_s": small["total_s"],
+        "memory_mb": {
+            "naive_job": memory(naive, rows),
+            "full_backfill": memory(full, rows),
+            "noop_rerun": memory(noop, rows),
+            "redelivered_month": memory(redelivered, rows),
+            "small_full_backfill": memory(small, small_rows),
+        },
+        "ratios": ratios,
+        "ratios_including_session_start": ratios_with_start,
+        "targets": TARGETS,
+        "pass": passed,
+        "all_pass": all(passed.values()),
+        "processes": {
+            "naive_job": naive,
+            "full_backfill": full,
+            "noop_rerun": noop,
+            "redelivered_month": redelivered,
+            "small_full_backfill": small,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point: run the benchmark and print the JSON report (exit 1 if the no-op run wrote)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small-rows", type=int, default=250_000)
+    parser.add_argument("--work", type=Path, default=Path("bench-data"))
+    args = parser.parse_args(argv)
+    report = run(args.rows, args.small_rows, args.work)
+    print(json.dumps(report, indent=2))
+    if not report["pass"]["noop_wrote_nothing"]:
+        progress(f"the no-op rerun wrote tables: {report['noop_written']}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Reading and landing legacy billable-usage CSV deliveries (bronze)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.bronze import legacy_usage
+from pipelines.bronze.ingest_log import Run
+from pipelines.bronze.land_legacy import land_legacy_usage
+from pipelines.sources.legacy_csv import read_legacy_csv
+from pipelines.storage.delta_rs import DeltaRsStore
+from pipelines.tables import INGEST_LOG, LEGACY_USAGE, QUARANTINE
+from tests.conftest import usage_row, write_delivery
+
+WS = "1111111111111111"
+
+
+def test_quoted_json_tags_and_commas_in_cluster_names_survive(spark: SparkSession, tmp_path: Path) -> None:
+    tags = '{"dept":"mktg, ops","owner":"José \\"JJ\\" Núñez"}'
+    path = write_delivery(tmp_path, WS, "2024-01", [usage_row(cluster_name='etl, "nightly"', custom_tags=tags)])
+    assert '""dept"":""mktg, ops""' in path.read_text(encoding="utf-8")  # the delivered `""` escaping
+
+    row = legacy_usage.validate(read_legacy_csv(spark, [str(path)])).collect()[0]
+    assert row["_reason"] is None
+    assert row["clusterName"] == 'etl, "nightly"'
+    assert row["clusterCustomTags"] == tags
+    assert row["dbus"] == "1.5"
+    assert (row["workspace_id"], row["usage_month"]) == (WS, "2024-01")
+
+
+def test_bad_rows_are_quarantined_with_a_reason_and_nothing_is_lost(spark: SparkSession, tmp_path: Path) -> None:
+    good = usage_row()
+    too_few = good[:10]
+    too_many = [*good, "extra"]
+    rows = [
+        good,
+        too_few,
+        too_many,
+        usage_row(timestamp="not-a-time"),
+        usage_row(dbus="12,5"),
+        usage_row(dbus="abc"),
+        usage_row(timestamp="2024-02-03T10:59:59.999Z"),
+        usage_row(workspace_id="999"),
+        usage_row(custom_tags="{broken"),
+    ]
+    write_delivery(tmp_path / "csv", WS, "2024-01", rows)
+    store = DeltaRsStore(spark, str(tmp_path / "wh"))
+
+    result = land_legacy_usage(spark, store, str(tmp_path / "csv"), Run())
+
+    entry = result.landed[0]
+    assert (entry.rows_read, entry.rows_landed, entry.rows_quarantined) == (9, 1, 8)
+    assert store.row_count(LEGACY_USAGE) + store.row_count(QUARANTINE) == len(rows)
+    reasons = sorted(r.reason for r in store.read(QUARANTINE).collect())
+    assert reasons == sorted(
+        [
+            "wrong number of fields: expected 12",
+            "wrong number of fields: expected 12",
+            "unparseable timestamp",
+            "unparseable dbus",
+            "unparseable dbus",
+            "timestamp outside the file's usage month",
+            "workspaceId does not match the file name",
+            "unparseable clusterCustomTags JSON",
+        ]
+    )
+    raw = store.read(QUARANTINE).where(F.col("reason").startswith("wrong number")).collect()
+    assert {r.raw_record.count(",") for r in raw} == {9, 12}  # the delivered line, kept as it was
+
+
+def test_wrong_header_or_name_rejects_the_file_and_the_others_still_land(spark: SparkSession, tmp_path: Path) -> None:
+    folder = tmp_path / "csv"
+    write_delivery(folder, WS, "2024-01", [usage_row()])
+    bad_header = ["workspace", *legacy_usage.LEGACY_CSV_COLUMNS[1:]]
+    write_delivery(folder, WS, "2024-02", [usage_row(timestamp="2024-02-01T10:59:59.999Z")], header=bad_header)
+    (folder / "usage-2024-03.csv").write_text("whatever\n")
+    (folder / f"workspaceId={WS}-usageMonth=2024-04.csv").write_bytes(b"")
+    store = DeltaRsStore(spark, str(tmp_path / "wh"))
+
+    result = land_legacy_usage(spark, store, str(folder), Run())
+
+    assert [e.delivery for e in result.landed] == [f"workspaceId={WS}-usageMonth=2024-01"]
+    errors = {e.delivery: e.error for e in result.rejected}
+    assert errors[f"workspaceId={WS}-usageMonth=2024-02"].startswith("unexpected header")
+    assert errors["usage-2024-03"].startswith("file name does not match")
+    assert store.row_count(LEGACY_USAGE) == 1
+    statuses = {(r.delivery, r.status) for r in store.read(INGEST_LOG).collect()}
+    assert (f"workspaceId={WS}-usageMonth=2024-02", "rejected") in statuses
+
+    again = land_legacy_usage(spark, store, str(folder), Run())
+    assert (again.landed, again.rejected, again.unchanged) == ([], [], 4)
+
+
+def test_unchanged_file_is_skipped_and_a_touched_identical_file_writes_nothing(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    path = write_delivery(tmp_path / "csv", WS, "2024-01", [usage_row()])
+    store = DeltaRsStore(spark, str(tmp_path / "wh"))
+    land_legacy_usage(spark, store, str(tmp_path / "csv"), Run())
+    versions = (store.version(LEGACY_USAGE), store.version(INGEST_LOG))
+
+    path.write_bytes(path.read_bytes())  # same content, new modification time
+    result = land_legacy_usage(spark, store, str(tmp_path / "csv"), Run())
+
+    assert result.landed == [] and result.unchanged == 1
+    assert (store.version(LEGACY_USAGE), store.version(INGEST_LOG)) == versions
