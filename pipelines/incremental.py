@@ -147,7 +147,8 @@ def existing_usage_dates(store: TableStore, table: TableSpec) -> Callable[[], li
     """The usage dates a date-partitioned table holds, read from its log."""
 
     def dates() -> list[date]:
-        return sorted(date.fromisoformat(p[DATE_COLUMN]) for p in store.partition_values(table) if p.get(DATE_COLUMN))
+        values = (p.get(DATE_COLUMN) for p in store.partition_values(table))
+        return sorted(date.fromisoformat(value) for value in values if value)
 
     return dates
 

@@ -23,7 +23,9 @@ class TableStatus:
 def table_status(store: TableStore) -> list[TableStatus]:
     """Every table of the contract, existing or not, with its Delta version and row count."""
     return [
-        TableStatus(t.key, store.location(t), store.version(t), store.row_count(t) if store.version(t) is not None else 0)
+        TableStatus(
+            t.key, store.location(t), store.version(t), store.row_count(t) if store.version(t) is not None else 0
+        )
         for t in ALL_TABLES
     ]
 
@@ -56,7 +58,6 @@ def format_status(store: TableStore) -> str:
     lines.append(f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected':>9} {'rows landed':>12}")
     for row in last_ingest(store):
         when = row["last_ingested_at"].strftime("%Y-%m-%d %H:%M:%S") if row["last_ingested_at"] else "-"
-        lines.append(
-            f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>9} {row['rows_landed'] or 0:>12,}"
-        )
+        landed = row["rows_landed"] or 0
+        lines.append(f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>9} {landed:>12,}")
     return "\n".join(lines)

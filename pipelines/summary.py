@@ -33,19 +33,30 @@ def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
     out.append(f"Cost per day (latest {days} days; rounded for display only)")
     out.append(f"  {'date':<12}{'unit':<6}{'quantity':>16}{'list cost':>16}{'effective cost':>16} currency")
     for r in sorted(per_day, key=lambda r: (r.usage_date, r.usage_unit)):
-        out.append(f"  {r.usage_date!s:<12}{r.usage_unit:<6}{_quantity(r.q):>16}{_money(r.l):>16}{_money(r.e):>16} {r.currency_code}")
+        amounts = f"{_quantity(r.q):>16}{_money(r.l):>16}{_money(r.e):>16}"
+        out.append(f"  {r.usage_date!s:<12}{r.usage_unit:<6}{amounts} {r.currency_code}")
 
     per_sku = (
         daily.groupBy("sku_name", "usage_unit", "currency_code")
-        .agg(F.sum("usage_quantity").alias("q"), F.sum("effective_cost").alias("e"), F.sum("unpriced_record_count").alias("u"))
+        .agg(
+            F.sum("usage_quantity").alias("q"),
+            F.sum("effective_cost").alias("e"),
+            F.sum("unpriced_record_count").alias("u"),
+        )
         .orderBy(F.col("e").desc_nulls_last())
         .limit(top_skus)
         .collect()
     )
-    totals = daily.groupBy("usage_unit", "currency_code").agg(
-        F.sum("effective_cost").alias("e"), F.sum("list_cost").alias("l"), F.min("usage_date").alias("first"),
-        F.max("usage_date").alias("last"),
-    ).collect()
+    totals = (
+        daily.groupBy("usage_unit", "currency_code")
+        .agg(
+            F.sum("effective_cost").alias("e"),
+            F.sum("list_cost").alias("l"),
+            F.min("usage_date").alias("first"),
+            F.max("usage_date").alias("last"),
+        )
+        .collect()
+    )
     out.append("")
     out.append(f"Cost per SKU (top {top_skus} by effective cost, whole period)")
     out.append(f"  {'sku':<52}{'unit':<6}{'quantity':>16}{'effective cost':>16}{'unpriced rows':>15}")

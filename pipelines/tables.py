@@ -83,7 +83,8 @@ class TableSpec:
 LEGACY_USAGE = TableSpec(
     "bronze",
     "legacy_usage",
-    ", ".join(f"{column} string" for column in LEGACY_CSV_COLUMNS) + f", {LINEAGE}, workspace_id string, usage_month string",
+    ", ".join(f"{column} string" for column in LEGACY_CSV_COLUMNS)
+    + f", {LINEAGE}, workspace_id string, usage_month string",
     ("workspace_id", "usage_month"),
 )
 LIST_PRICES = TableSpec(

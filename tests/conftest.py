@@ -70,7 +70,9 @@ def usage_row(
     ]
 
 
-def write_config(tmp: Path, deliveries: Path, prices: Path | None, extra: str = "", workspaces: str | None = None) -> Path:
+def write_config(
+    tmp: Path, deliveries: Path, prices: Path | None, extra: str = "", workspaces: str | None = None
+) -> Path:
     """A pipeline.yml in `tmp` pointing at the given deliveries and price export."""
     shutil.copy(REPO / "conf" / "skus.yml", tmp / "skus.yml")
     workspaces = workspaces or (
@@ -107,7 +109,7 @@ def write_prices(path: Path, rows: Sequence[tuple[str, str, str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [PRICES_HEADER]
     for sku, start, end, price in rows:
-        pricing = '"{""default"":""%s"",""effective_list"":{""default"":""%s""}}"' % (price, price)
+        pricing = '"{""default"":""' + price + '"",""effective_list"":{""default"":""' + price + '""}}"'
         lines.append(f"{start},{end},acc,{sku},AWS,USD,DBU,{pricing}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -91,7 +91,11 @@ def test_price_window_boundaries_and_open_end(spark: SparkSession) -> None:
 def test_unpriced_usage_has_null_cost_a_reason_and_is_listed(spark: SparkSession) -> None:
     prices = _prices(
         spark,
-        [(JOBS, T(2023, 1, 1), None, "0.15"), ("OVERLAP", T(2023, 1, 1), None, "1"), ("OVERLAP", T(2024, 1, 1), None, "2")],
+        [
+            (JOBS, T(2023, 1, 1), None, "0.15"),
+            ("OVERLAP", T(2023, 1, 1), None, "1"),
+            ("OVERLAP", T(2024, 1, 1), None, "2"),
+        ],
     )
     usage = _usage(
         spark,
@@ -147,3 +151,13 @@ def test_costs_are_exact_decimals(spark: SparkSession) -> None:
     usage = _usage(spark, [("r", "AWS", JOBS, T(2024, 1, 2))])
     row = price_usage(usage, prices, "USD").collect()[0]
     assert row.list_cost == Decimal("2.5") * Decimal("0.123456789")
+
+
+def test_changed_periods_cover_only_the_time_whose_price_changed() -> None:
+    from pipelines.silver.prices import changed_periods
+
+    old = [(T(2023, 1, 1), T(2024, 2, 15), ("0.15",)), (T(2024, 2, 15), None, ("0.20",))]
+    new = [(T(2023, 1, 1), T(2024, 2, 20), ("0.15",)), (T(2024, 2, 20), None, ("0.20",))]
+    assert changed_periods(old, new) == [(T(2024, 2, 15), T(2024, 2, 20))]
+    assert changed_periods([], [(T(2024, 3, 1), None, ("1",))]) == [(T(2024, 3, 1), None)]
+    assert changed_periods(old, old) == []

@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-
-from pyspark.sql import Window
-from pyspark.sql import functions as F
+from typing import Any
 
 from pipelines.sources.files import DeliveredFile
 from pipelines.storage import Replace, TableStore
@@ -22,7 +20,7 @@ class Run:
     """One pipeline run: its id and the instant its rows are stamped with."""
 
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -49,27 +47,36 @@ class LogEntry:
         return replace(self, rows_read=read, rows_landed=landed, rows_quarantined=quarantined)
 
 
+def _epoch_ms(value: datetime) -> int:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return int(aware.timestamp() * 1000)
+
+
 def latest_entries(store: TableStore, source: str) -> dict[str, LogEntry]:
     """The newest log entry per delivery of a source (the log is small: one row per change)."""
-    log = store.read(INGEST_LOG).where(F.col("source") == source)
-    newest = Window.partitionBy("delivery").orderBy(F.col("ingested_at").desc(), F.col("status").asc())
-    rows = log.withColumn("_rank", F.row_number().over(newest)).where("_rank = 1").collect()
+    latest: dict[str, dict[str, Any]] = {}
+    for row in store.read_rows(INGEST_LOG):
+        if row["source"] != source:
+            continue
+        seen = latest.get(row["delivery"])
+        if seen is None or (row["ingested_at"], row["status"]) >= (seen["ingested_at"], seen["status"]):
+            latest[row["delivery"]] = row
     return {
-        row.delivery: LogEntry(
-            source=row.source,
-            delivery=row.delivery,
-            path=row.path,
-            size=row.size,
-            modified_ms=int(row.modification_time.replace(tzinfo=UTC).timestamp() * 1000),
-            sha256=row.sha256,
-            status=row.status,
-            rows_read=row.rows_read,
-            rows_landed=row.rows_landed,
-            rows_quarantined=row.rows_quarantined,
-            error=row.error,
-            table_version=row.table_version,
+        delivery: LogEntry(
+            source=row["source"],
+            delivery=delivery,
+            path=row["path"],
+            size=row["size"],
+            modified_ms=_epoch_ms(row["modification_time"]),
+            sha256=row["sha256"],
+            status=row["status"],
+            rows_read=row["rows_read"],
+            rows_landed=row["rows_landed"],
+            rows_quarantined=row["rows_quarantined"],
+            error=row["error"],
+            table_version=row["table_version"],
         )
-        for row in rows
+        for delivery, row in latest.items()
     }
 
 
@@ -84,7 +91,7 @@ def append_entries(store: TableStore, run: Run, entries: list[LogEntry]) -> None
             e.delivery,
             e.path,
             e.size,
-            datetime.fromtimestamp(e.modified_ms / 1000, UTC).replace(tzinfo=None),
+            datetime.fromtimestamp(e.modified_ms / 1000, UTC),
             e.sha256,
             e.status,
             e.rows_read,

@@ -56,7 +56,11 @@ def _changed_files(
     key = legacy_usage.delivery_key
     maybe_changed = [f for f in files if not (key(f.name) in latest and latest[key(f.name)].same_file(f))]
     digests = sha256_of(spark, maybe_changed)
-    changed = [(f, digests[f.path]) for f in maybe_changed if digests[f.path] != getattr(latest.get(key(f.name)), "sha256", None)]
+    changed = [
+        (f, digests[f.path])
+        for f in maybe_changed
+        if digests[f.path] != getattr(latest.get(key(f.name)), "sha256", None)
+    ]
     return changed, len(files) - len(changed)
 
 

@@ -30,7 +30,9 @@ def land_list_prices(spark: SparkSession, store: TableStore, source: ListPricesS
     """
     files = [f for f in list_files(spark, source.path) if f.size > 0]
     latest = latest_entries(store, list_prices.SOURCE)
-    landed_before = max((e.table_version for e in latest.values() if e.status == LANDED and e.table_version is not None), default=None)
+    landed_before = max(
+        (e.table_version for e in latest.values() if e.status == LANDED and e.table_version is not None), default=None
+    )
     previous = {d for d, e in latest.items() if e.status == LANDED and e.table_version == landed_before}
     same_stats = all(_delivery(f) in latest and latest[_delivery(f)].same_file(f) for f in files)
     if same_stats and previous == {_delivery(f) for f in files}:
@@ -76,7 +78,9 @@ def land_list_prices(spark: SparkSession, store: TableStore, source: ListPricesS
             sha_map[file_name].alias("_source_sha256"),
             ingested_at.alias("_ingested_at"),
         )
-        version = store.write(LIST_PRICES, landed, Replace.all(), {"run_id": run.run_id, "changed": {"everything": True}})
+        version = store.write(
+            LIST_PRICES, landed, Replace.all(), {"run_id": run.run_id, "changed": {"everything": True}}
+        )
     finally:
         normalised.unpersist()
     entries = []
@@ -84,7 +88,9 @@ def land_list_prices(spark: SparkSession, store: TableStore, source: ListPricesS
         row = counts.get(f.name)
         read, bad_rows = (row.read, row.bad or 0) if row else (0, 0)
         entry = LogEntry(list_prices.SOURCE, _delivery(f), f.path, f.size, f.modified_ms, digests[f.path], LANDED)
-        entries.append(LogEntry(**{**entry.with_counts(read, read - bad_rows, bad_rows).__dict__, "table_version": version}))
+        entries.append(
+            LogEntry(**{**entry.with_counts(read, read - bad_rows, bad_rows).__dict__, "table_version": version})
+        )
     append_entries(store, run, entries)
     log.info("landed list prices from %d file(s) as bronze version %d", len(files), version)
     return version

@@ -33,7 +33,9 @@ def price_usage(usage: DataFrame, prices: DataFrame, currency: str) -> DataFrame
     )
     keys = (
         prices.where(F.col("currency_code") == currency)
-        .groupBy(F.col("sku_name").alias("_k_sku"), F.col("cloud").alias("_k_cloud"), F.col("usage_unit").alias("_k_unit"))
+        .groupBy(
+            F.col("sku_name").alias("_k_sku"), F.col("cloud").alias("_k_cloud"), F.col("usage_unit").alias("_k_unit")
+        )
         .agg(F.max(F.col("overlaps_other_window").cast("int")).alias("_k_overlaps"))
     )
     matches = (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -47,3 +49,28 @@ def flag_overlaps(prices: DataFrame) -> DataFrame:
         next_start.isNotNull() & (end > next_start)
     )
     return prices.withColumn("overlaps_other_window", F.coalesce(overlaps, F.lit(False)))
+
+
+Window_ = tuple[datetime, datetime | None, tuple[object, ...]]
+
+
+def changed_periods(old: list[Window_], new: list[Window_]) -> list[tuple[datetime, datetime | None]]:
+    """Periods in which the price a usage record would get differs between two sets of windows of one key.
+
+    `old` and `new` are (start, end or None, price values) of the windows that differ between the two
+    versions; windows present in both price the same time the same way and can be left out.
+    """
+
+    def price_at(windows: list[Window_], instant: datetime) -> list[tuple[object, ...]]:
+        return sorted(p for s, e, p in windows if s <= instant and (e is None or instant < e))
+
+    bounds = sorted({s for s, _, _ in old + new} | {e for _, e, _ in old + new if e is not None})
+    periods: list[tuple[datetime, datetime | None]] = []
+    for index, start in enumerate(bounds):
+        end = bounds[index + 1] if index + 1 < len(bounds) else None
+        if price_at(old, start) != price_at(new, start):
+            if periods and periods[-1][1] == start:
+                periods[-1] = (periods[-1][0], end)
+            else:
+                periods.append((start, end))
+    return periods

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from pipelines.config import PipelineConfig
 from pipelines.incremental import plan, refresh_by_date
 from pipelines.silver import legacy_usage
-from pipelines.silver.prices import to_prices
+from pipelines.silver.prices import PRICE_KEY, Window_, changed_periods, to_prices
 from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import LEGACY_USAGE, LIST_PRICES, PRICES, USAGE
@@ -38,14 +38,32 @@ def refresh_usage(spark: SparkSession, store: TableStore, config: PipelineConfig
     return refresh_by_date(store, USAGE, [LEGACY_USAGE], fingerprint, build)
 
 
-def _changed_windows(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
-    """Date ranges of the price windows added, removed or changed (a few rows: prices are small)."""
-    columns = [c for c in new.columns]
-    changed = old.select(columns).exceptAll(new).unionByName(new.exceptAll(old.select(columns)))
-    rows = changed.select(
-        F.to_date("price_start_time").alias("start"), F.to_date("price_end_time").alias("end")
-    ).distinct().collect()
-    return [[r.start.isoformat(), None if r.end is None else r.end.isoformat()] for r in rows]
+def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
+    """Usage-date ranges whose price changed between two versions of silver prices.
+
+    Only the windows that differ are collected (prices are a small reference table). A usage
+    record is priced by its end time and dated by its start, so a period starting at midnight
+    also touches the day before.
+    """
+    values = ["list_price", "effective_list_price", "overlaps_other_window"]
+    columns = [*PRICE_KEY, "price_start_time", "price_end_time", *values]
+    old, new = old.select(columns), new.select(columns)
+    changed = (
+        old.exceptAll(new)
+        .withColumn("_side", F.lit("old"))
+        .unionByName(new.exceptAll(old).withColumn("_side", F.lit("new")))
+    )
+    by_key: dict[tuple[object, ...], dict[str, list[Window_]]] = {}
+    for row in changed.collect():
+        key = tuple(row[c] for c in PRICE_KEY)
+        window = (row.price_start_time, row.price_end_time, tuple(row[c] for c in values))
+        by_key.setdefault(key, {"old": [], "new": []})[row["_side"]].append(window)
+    ranges = []
+    for sides in by_key.values():
+        for start, end in changed_periods(sides["old"], sides["new"]):
+            first = (start - timedelta(hours=1)).date()
+            ranges.append([first.isoformat(), None if end is None else end.date().isoformat()])
+    return ranges
 
 
 def refresh_prices(store: TableStore) -> int | None:
@@ -54,7 +72,7 @@ def refresh_prices(store: TableStore) -> int | None:
     if todo.scope.is_empty() and store.version(PRICES) is not None:
         return None
     new = store.conform(PRICES, to_prices(store.read(LIST_PRICES)))
-    ranges = _changed_windows(store.read(PRICES), new)
+    ranges = _changed_dates(store.read(PRICES), new)
     overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
     for row in overlapping:
         log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)

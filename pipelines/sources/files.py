@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
-
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,15 @@ class DeliveredFile:
     modified_ms: int
 
 
-def _file_system(spark: SparkSession, path: str):  # type: ignore[no-untyped-def]
-    jvm = spark._jvm  # type: ignore[attr-defined]
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    return hadoop_path, hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+def _jvm(spark: SparkSession) -> Any:
+    jvm = spark._jvm
+    assert jvm is not None, "needs a classic (non-Connect) SparkSession"
+    return jvm
+
+
+def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(path)
+    return hadoop_path, hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
 
 
 def list_files(spark: SparkSession, location: str) -> list[DeliveredFile]:
@@ -52,7 +58,7 @@ def list_files(spark: SparkSession, location: str) -> list[DeliveredFile]:
 
 def first_line(spark: SparkSession, location: str) -> str | None:
     """The first line of a text file (without a byte-order mark), or None for an empty file."""
-    jvm = spark._jvm  # type: ignore[attr-defined]
+    jvm = _jvm(spark)
     path, fs = _file_system(spark, location)
     reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(path), "UTF-8"))
     try:

@@ -112,6 +112,10 @@ class TableStore(ABC):
         """The table's current rows (only the given partitions, if named); empty if it does not exist."""
 
     @abstractmethod
+    def read_rows(self, table: TableSpec) -> list[dict[str, Any]]:
+        """All rows as Python values, for small bookkeeping tables only (the ingest log); never usage data."""
+
+    @abstractmethod
     def write(
         self,
         table: TableSpec,
@@ -130,7 +134,7 @@ class TableStore(ABC):
         """The newest commit, or None if the table does not exist."""
 
     @abstractmethod
-    def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
+    def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
         """Distinct partition values present in the current version, read from the log alone."""
 
     @abstractmethod

@@ -94,7 +94,9 @@ class DeltaRsStore(TableStore):
         rows = []
         for row in actions.to_pylist():
             values = {column: row.get(f"partition.{column}") for column in table.partition_by}
-            rows.append({"path": unquote(row["path"]), "size": row["size_bytes"], "rows": row["num_records"], "values": values})
+            rows.append(
+                {"path": unquote(row["path"]), "size": row["size_bytes"], "rows": row["num_records"], "values": values}
+            )
         return rows
 
     def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
@@ -109,6 +111,10 @@ class DeltaRsStore(TableStore):
         root = self.location(table)
         paths = [os.path.join(root, f["path"]) for f in files]
         return self.spark.read.schema(table.schema()).option("basePath", root).parquet(*paths)
+
+    def read_rows(self, table: TableSpec) -> list[dict[str, Any]]:
+        delta = self._table(table)
+        return [] if delta is None else delta.to_pyarrow_table().to_pylist()
 
     def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
         root = self.location(table)
@@ -206,7 +212,7 @@ class DeltaRsStore(TableStore):
         own = [c for c in commits if c.metadata]
         return max(own or commits, key=lambda c: c.version) if commits else None
 
-    def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
+    def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
         delta = self._table(table)
         if delta is None or not table.partition_by:
             return []

@@ -54,10 +54,15 @@ class DeltaSparkStore(TableStore):
         data = delta.toDF()
         return data if partitions is None else data.where(partition_filter(partitions))
 
+    def read_rows(self, table: TableSpec) -> list[dict[str, Any]]:
+        return [row.asDict() for row in self.read(table).collect()]
+
     def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
         exists = self._delta(table) is not None
         mode = "overwrite" if exists and (replace.everything or replace.partitions) else "append"
-        writer = self.conform(table, data).write.format("delta").mode(mode).option("userMetadata", encode_metadata(metadata))
+        writer = (
+            self.conform(table, data).write.format("delta").mode(mode).option("userMetadata", encode_metadata(metadata))
+        )
         if table.partition_by:
             writer = writer.partitionBy(*table.partition_by)
         predicate = replace.sql_predicate()
@@ -75,8 +80,10 @@ class DeltaSparkStore(TableStore):
         delta = self._delta(table)
         if delta is None:
             return []
-        rows = delta.history(limit).select("version", "userMetadata").collect() if limit else (
-            delta.history().select("version", "userMetadata").collect()
+        rows = (
+            delta.history(limit).select("version", "userMetadata").collect()
+            if limit
+            else (delta.history().select("version", "userMetadata").collect())
         )
         return sorted((Commit(int(r.version), decode_metadata(r.userMetadata)) for r in rows), key=lambda c: c.version)
 
@@ -94,7 +101,7 @@ class DeltaSparkStore(TableStore):
         own = [c for c in commits if c.metadata]
         return max(own or commits, key=lambda c: c.version) if commits else None
 
-    def partition_values(self, table: TableSpec) -> list[dict[str, str]]:
+    def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
         if not table.partition_by or self._delta(table) is None:
             return []
         rows = self.read(table).select(*table.partition_by).distinct().collect()

@@ -1,0 +1,48 @@
+# billing-lakehouse: `make demo` and `make test` do all set-up on a fresh machine (Python 3.11, Java 17).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ROWS ?= 20000
+BENCH_ROWS ?= 1000000
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its development tools
+
+data/.generated:
+	$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/python benchmarks/generate.py --out data --rows $(DEMO_ROWS) > /dev/null
+	touch data/.generated
+
+demo: $(STAMP) data/.generated ## generate sample deliveries, run bronze -> silver -> gold, print a cost summary
+	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
+	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
+
+lint: $(STAMP) ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check pipelines jobs tests benchmarks
+	$(BIN)/ruff format --check pipelines jobs tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix pipelines jobs tests benchmarks
+	$(BIN)/ruff format pipelines jobs tests benchmarks
+
+test: lint ## lint, then the test suite
+	$(BIN)/python -m pytest
+
+bench: $(STAMP) ## benchmark on generated deliveries (1M rows by default); prints JSON
+	$(BIN)/python -m benchmarks.bench --rows $(BENCH_ROWS)
+
+clean: ## remove generated data, warehouses and the virtualenv
+	rm -rf $(VENV) data warehouse bench-data

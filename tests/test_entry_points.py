@@ -1,0 +1,64 @@
+"""The `billing-lakehouse` command and the spark-submit job on a tiny configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from benchmarks.generate import generate
+from pipelines.cli import main
+from tests.conftest import REPO, usage_row, write_config, write_delivery
+
+
+def test_cli_run_status_and_summary(spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    generate(tmp_path / "data", rows=120, months=1, workspaces=1, malformed=1)
+    config = write_config(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+
+    assert main(["run", "--config", str(config)]) == 0
+    assert "1 deliveries landed" in capsys.readouterr().out
+    assert main(["status", "--config", str(config)]) == 0
+    status = capsys.readouterr().out
+    assert "gold.cost" in status and "legacy_csv" in status
+    assert main(["summary", "--config", str(config)]) == 0
+    assert "Cost per SKU" in capsys.readouterr().out
+
+
+def test_cli_exits_non_zero_when_a_delivery_is_rejected(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "csv"
+    write_delivery(folder, "1111111111111111", "2024-01", [usage_row()])
+    (folder / "notes.csv").write_text("hello\n")
+    assert main(["run", "--config", str(write_config(tmp_path, folder, None))]) == 1
+    assert "REJECTED" in capsys.readouterr().out
+
+
+def test_cli_reports_bad_config_without_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, tmp_path / "csv", None, extra="storage: nowhere\n")
+    config.write_text(config.read_text().replace("storage: delta-rs\n", ""))
+    assert main(["run", "--config", str(config)]) == 2
+    assert "storage: expected one of auto, delta-rs, delta-spark" in capsys.readouterr().err
+    assert not (tmp_path / "warehouse").exists()
+
+
+def test_spark_submit_runs_the_pipeline(tmp_path: Path) -> None:
+    generate(tmp_path / "data", rows=60, months=1, workspaces=1, malformed=0)
+    config = write_config(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    done = subprocess.run(
+        [str(spark_submit), "--master", "local[2]", str(REPO / "jobs" / "run_pipeline.py"), "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 deliveries landed" in done.stdout
+    assert (tmp_path / "warehouse" / "gold" / "cost_daily" / "_delta_log").is_dir()
