@@ -37,9 +37,3 @@ def multiply_money(quantity: Column, price: Column) -> Column:
 def json_map(text: Column) -> Column:
     """A JSON object's text as map<string,string>; NULL for empty or invalid JSON."""
     return F.from_json(text, "map<string,string>")
-
-
-def is_bad_json(text: Column) -> Column:
-    """True when the text is present but not a JSON object."""
-    present = text.isNotNull() & (F.trim(text) != "")
-    return present & json_map(text).isNull()

@@ -67,8 +67,6 @@ def scope_of(commit: Commit) -> Scope:
         (date.fromisoformat(start), None if end is None else date.fromisoformat(end))
         for start, end in changed.get("price_ranges", [])
     )
-    if "deliveries" in changed and not (dates or ranges):
-        return Scope()
     return Scope(dates=frozenset(dates), ranges=ranges)
 
 

@@ -75,3 +75,9 @@ def test_identical_rows_are_one_record_and_ids_are_stable(spark: SparkSession, t
     again = _silver(spark, tmp_path, list(reversed(rows))).select("record_id").collect()
     assert len(first) == 2
     assert sorted(r.record_id for r in first) == sorted(r.record_id for r in again)
+
+
+def test_malformed_tag_json_keeps_the_billable_row_with_no_tags(spark: SparkSession, tmp_path: Path) -> None:
+    usage = _silver(spark, tmp_path, [usage_row(custom_tags="{broken")]).collect()[0]
+    assert usage.custom_tags is None and usage.tags is None
+    assert usage.usage_quantity == Decimal("1.5")

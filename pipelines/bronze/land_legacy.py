@@ -8,7 +8,7 @@ stopped in between re-lands the same files next time and converges to the same t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -125,6 +125,6 @@ def _land(
         entry = _entry(file, digest, LANDED)
         if row is not None:
             entry = entry.with_counts(row.rows_read, row.rows_landed, row.rows_quarantined)
-        entries.append(LogEntry(**{**entry.__dict__, "table_version": version}))
+        entries.append(replace(entry, table_version=version))
         log.info("landed %s: %s rows, %s quarantined", file.name, entry.rows_landed, entry.rows_quarantined)
     return entries, version

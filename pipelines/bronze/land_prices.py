@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -88,9 +89,7 @@ def land_list_prices(spark: SparkSession, store: TableStore, source: ListPricesS
         row = counts.get(f.name)
         read, bad_rows = (row.read, row.bad or 0) if row else (0, 0)
         entry = LogEntry(list_prices.SOURCE, _delivery(f), f.path, f.size, f.modified_ms, digests[f.path], LANDED)
-        entries.append(
-            LogEntry(**{**entry.with_counts(read, read - bad_rows, bad_rows).__dict__, "table_version": version})
-        )
+        entries.append(replace(entry.with_counts(read, read - bad_rows, bad_rows), table_version=version))
     append_entries(store, run, entries)
     log.info("landed list prices from %d file(s) as bronze version %d", len(files), version)
     return version

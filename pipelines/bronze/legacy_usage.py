@@ -8,7 +8,7 @@ import re
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.columns import end_of_hour, is_bad_json, parse_decimal, parse_timestamp
+from pipelines.columns import end_of_hour, parse_decimal, parse_timestamp
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 SOURCE = "legacy_csv"
@@ -50,8 +50,6 @@ def _rejection_reason(row_workspace: Column, row_month: Column) -> Column:
         (F.col("dbus").isNull(), "missing dbus"),
         (parse_decimal(F.col("dbus")).isNull(), "unparseable dbus"),
         (F.col("machineHours").isNotNull() & parse_decimal(F.col("machineHours")).isNull(), "unparseable machineHours"),
-        (is_bad_json(F.col("clusterCustomTags")), "unparseable clusterCustomTags JSON"),
-        (is_bad_json(F.col("tags")), "unparseable tags JSON"),
     ]
     reason = F.lit(None).cast("string")
     for failed, why in reversed(checks):
@@ -61,6 +59,10 @@ def _rejection_reason(row_workspace: Column, row_month: Column) -> Column:
 
 def validate(raw: DataFrame) -> DataFrame:
     """Add the delivery columns taken from the file name and `_reason` (NULL for a good row).
+
+    A row is rejected when its cost cannot be trusted: wrong field count, missing or unparseable time
+    or quantity, or a workspace or month that disagrees with the file. Malformed tag JSON does not
+    reject a billable row (that would drop real cost): the text stays in bronze, silver's tag map is NULL.
 
     `raw` has the 12 CSV columns as strings, `_corrupt_record` and `_source_file`.
     """

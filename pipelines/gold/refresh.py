@@ -32,8 +32,8 @@ def refresh_cost(store: TableStore, config: PipelineConfig) -> int | None:
     read_usage = _reader(store, USAGE)
 
     def build(dates: list[date] | None) -> DataFrame:
-        cost = price_usage(read_usage(dates), store.read(PRICES), config.currency)
-        return cost.repartition("usage_date")
+        # Silver holds one file per date and the price join is a broadcast, so no shuffle is needed here.
+        return price_usage(read_usage(dates), store.read(PRICES), config.currency)
 
     fingerprint = config.fingerprint("currency")
     return refresh_by_date(store, COST, [USAGE, PRICES], fingerprint, build, existing_usage_dates(store, USAGE))

@@ -32,7 +32,7 @@ def refresh_usage(spark: SparkSession, store: TableStore, config: PipelineConfig
         usage = legacy_usage.to_usage(bronze, workspaces, sku_map, config.account_id)
         if dates is not None:
             usage = usage.where(F.col("usage_date").isin(dates))
-        return usage.repartition("usage_date")
+        return usage
 
     fingerprint = config.fingerprint("workspaces", "skus", "account_id")
     return refresh_by_date(store, USAGE, [LEGACY_USAGE], fingerprint, build)
