@@ -16,19 +16,10 @@ import json
 import random
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Workspace:
-    """A Databricks workspace as seen in billing data."""
-
-    workspace_id: str
-    cloud: str
-    tier: str
-    region: str
-
+from pipelines.config import Workspace
+from pipelines.tables import LEGACY_CSV_COLUMNS
 
 WORKSPACES: tuple[Workspace, ...] = (
     Workspace("1111111111111111", "AWS", "PREMIUM", "us-east-1"),
@@ -48,20 +39,7 @@ REGION_SUFFIX = {
     "ap-southeast-2": "AP_SYDNEY",
 }
 
-HEADER = [
-    "workspaceId",
-    "timestamp",
-    "clusterId",
-    "clusterName",
-    "clusterNodeType",
-    "clusterOwnerUserId",
-    "clusterCustomTags",
-    "sku",
-    "dbus",
-    "machineHours",
-    "clusterOwnerUserName",
-    "tags",
-]
+HEADER = list(LEGACY_CSV_COLUMNS)
 LIST_PRICES_HEADER = [
     "price_start_time",
     "price_end_time",
