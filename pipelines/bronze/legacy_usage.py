@@ -15,7 +15,7 @@ SOURCE = "legacy_csv"
 FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-(?:0[1-9]|1[0-2]))\.csv$")
 CORRUPT = "_corrupt_record"
 REASON = "_reason"
-_NAME_IN_PATH = r"workspaceId=(\d+)-usageMonth=(\d{4}-\d{2})\.csv$"
+_NAME_IN_PATH = r"^workspaceId=(\d+)-usageMonth=(\d{4}-\d{2})\.csv$"
 
 
 def delivery_key(file_name: str) -> str:
@@ -36,20 +36,20 @@ def header_problem(line: str | None) -> str | None:
     return None
 
 
-def _rejection_reason(row_workspace: Column, row_month: Column) -> Column:
-    usage_end = end_of_hour(parse_timestamp(F.col("timestamp")))
-    usage_start_month = F.date_format(usage_end - F.expr("INTERVAL 1 HOUR"), "yyyy-MM")
+def _rejection_reason() -> Column:
+    """The first failed check's reason, over columns `validate` computed once per row."""
+    usage_start_month = F.date_format(F.col("_usage_end") - F.expr("INTERVAL 1 HOUR"), "yyyy-MM")
     checks: list[tuple[Column, str]] = [
         (F.col(CORRUPT).isNotNull(), f"wrong number of fields: expected {len(LEGACY_CSV_COLUMNS)}"),
         (F.col("workspaceId").isNull(), "missing workspaceId"),
-        (F.trim(F.col("workspaceId")) != row_workspace, "workspaceId does not match the file name"),
+        (F.trim(F.col("workspaceId")) != F.col("workspace_id"), "workspaceId does not match the file name"),
         (F.col("timestamp").isNull(), "missing timestamp"),
-        (parse_timestamp(F.col("timestamp")).isNull(), "unparseable timestamp"),
-        (usage_start_month != row_month, "timestamp outside the file's usage month"),
+        (F.col("_usage_end").isNull(), "unparseable timestamp"),
+        (usage_start_month != F.col("usage_month"), "timestamp outside the file's usage month"),
         (F.col("sku").isNull() | (F.trim(F.col("sku")) == ""), "missing sku"),
         (F.col("dbus").isNull(), "missing dbus"),
-        (parse_decimal(F.col("dbus")).isNull(), "unparseable dbus"),
-        (F.col("machineHours").isNotNull() & parse_decimal(F.col("machineHours")).isNull(), "unparseable machineHours"),
+        (F.col("_dbus").isNull(), "unparseable dbus"),
+        (F.col("machineHours").isNotNull() & F.col("_machine_hours").isNull(), "unparseable machineHours"),
     ]
     reason = F.lit(None).cast("string")
     for failed, why in reversed(checks):
@@ -66,15 +66,23 @@ def validate(raw: DataFrame) -> DataFrame:
 
     `raw` has the 12 CSV columns as strings, `_corrupt_record` and `_source_file`.
     """
-    name = F.url_decode(F.col("_source_file"))
-    with_delivery = raw.withColumns(
+    parsed = raw.withColumns(
         {
-            "workspace_id": F.regexp_extract(name, _NAME_IN_PATH, 1),
-            "usage_month": F.regexp_extract(name, _NAME_IN_PATH, 2),
-            "delivery": F.regexp_extract(name, r"([^/]+)\.csv$", 1),
+            "_file_name": F.regexp_extract(F.url_decode(F.col("_source_file")), r"([^/]+)$", 1),
+            "_usage_end": end_of_hour(parse_timestamp(F.col("timestamp"))),
+            "_dbus": parse_decimal(F.col("dbus")),
+            "_machine_hours": parse_decimal(F.col("machineHours")),
         }
     )
-    return with_delivery.withColumn(REASON, _rejection_reason(F.col("workspace_id"), F.col("usage_month")))
+    with_delivery = parsed.withColumns(
+        {
+            "workspace_id": F.regexp_extract(F.col("_file_name"), _NAME_IN_PATH, 1),
+            "usage_month": F.regexp_extract(F.col("_file_name"), _NAME_IN_PATH, 2),
+            "delivery": F.regexp_extract(F.col("_file_name"), r"^(.+)\.csv$", 1),
+        }
+    )
+    checked = with_delivery.withColumn(REASON, _rejection_reason())
+    return checked.drop("_file_name", "_usage_end", "_dbus", "_machine_hours")
 
 
 def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Column) -> DataFrame:

@@ -56,8 +56,8 @@ def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, accou
     sku = F.trim(F.col("sku"))
     is_sql = sku.contains("SQL")
     cluster = F.col("clusterId")
-    keyed = bronze.withColumns(
-        {"record_id": record_id(delivered), "_usage_date": F.to_date(usage_end - F.expr("INTERVAL 1 HOUR"))}
+    keyed = bronze.withColumn("_usage_end", usage_end).withColumns(
+        {"record_id": record_id(delivered), "_usage_date": F.to_date(F.col("_usage_end") - F.expr("INTERVAL 1 HOUR"))}
     )
     typed = (
         drop_duplicate_records(keyed)
@@ -83,8 +83,8 @@ def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, accou
         F.coalesce(F.col("_mapped_sku"), sku).alias("sku_name"),
         sku.alias("sku_name_delivered"),
         F.col("cloud"),
-        (usage_end - F.expr("INTERVAL 1 HOUR")).alias("usage_start_time"),
-        usage_end.alias("usage_end_time"),
+        (F.col("_usage_end") - F.expr("INTERVAL 1 HOUR")).alias("usage_start_time"),
+        F.col("_usage_end").alias("usage_end_time"),
         F.col("_usage_date").alias("usage_date"),
         F.lit("DBU").alias("usage_unit"),
         parse_decimal(F.col("dbus")).alias("usage_quantity"),
