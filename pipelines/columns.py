@@ -11,6 +11,16 @@ QUANTITY = "decimal(38,18)"
 # 13 decimals in the product instead of the 6 that two decimal(38,18) operands would leave.
 _QUANTITY_FOR_PRODUCT = "decimal(32,18)"
 _PRICE_FOR_PRODUCT = "decimal(28,18)"
+MAX_QUANTITY = 10**14  # bronze quarantines larger quantities, so every product fits
+MAX_PRICE = 10**10
+
+
+def first_failure(checks: list[tuple[Column, str]]) -> Column:
+    """The reason of the first check that fails (is true), or NULL when none does."""
+    reason = F.lit(None).cast("string")
+    for failed, why in reversed(checks):
+        reason = F.when(failed, F.lit(why)).otherwise(reason)
+    return reason
 
 
 def parse_decimal(text: Column) -> Column:

@@ -18,13 +18,9 @@ class ConfigError(BillingLakehouseError):
         super().__init__(message)
 
 
-class DeliveryRejected(BillingLakehouseError):
-    """A delivered file is not the expected format and was rejected whole."""
+class SourceMissing(BillingLakehouseError):
+    """A configured source location does not exist (a typo, or storage that is not mounted)."""
 
 
 class StorageError(BillingLakehouseError):
     """A table could not be read or written by the configured storage backend."""
-
-
-class PipelineFailed(BillingLakehouseError):
-    """The run finished, but some deliveries were rejected; the summary says which."""

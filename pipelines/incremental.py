@@ -14,7 +14,7 @@ import calendar
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -79,6 +79,10 @@ class Plan:
     versions: dict[str, int | None] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
 
+    @property
+    def inputs_moved(self) -> bool:
+        return bool(self.reasons)
+
 
 def plan(store: TableStore, target: TableSpec, inputs: Sequence[TableSpec], fingerprint: str) -> Plan:
     """Compare the target's last consumed input versions with the inputs' current ones."""
@@ -105,7 +109,7 @@ def plan(store: TableStore, target: TableSpec, inputs: Sequence[TableSpec], fing
     return Plan(target, scope, versions, reasons)
 
 
-def _date_partitions(dates: Iterable[date]) -> list[dict[str, str]]:
+def date_partitions(dates: Iterable[date]) -> list[dict[str, str]]:
     return [{DATE_COLUMN: d.isoformat()} for d in dates]
 
 
@@ -123,7 +127,7 @@ def refresh_by_date(
     version, or None when nothing changed (then nothing is written).
     """
     todo = plan(store, target, inputs, fingerprint)
-    if todo.scope.is_empty() and store.version(target) is not None:
+    if not todo.inputs_moved:
         log.debug("%s is up to date", target)
         return None
     metadata: dict[str, Any] = {"inputs": todo.versions, "fingerprint": fingerprint}
@@ -134,9 +138,9 @@ def refresh_by_date(
     else:
         dates = todo.scope.resolve(existing_dates() if todo.scope.ranges else ())
         log.info("recomputing %d usage dates of %s: %s", len(dates), target, "; ".join(todo.reasons))
-        data, replace = build(dates), Replace.where(_date_partitions(dates))
+        data, replace = build(dates), Replace.where(date_partitions(dates))
         metadata["changed"] = {"usage_dates": [d.isoformat() for d in dates]}
-        if not dates:
+        if not dates:  # an input moved without touching any date: record that it was consumed
             data = data.limit(0)
     return store.write(target, data, replace, metadata)
 
@@ -149,7 +153,3 @@ def existing_usage_dates(store: TableStore, table: TableSpec) -> Callable[[], li
         return sorted(date.fromisoformat(value) for value in values if value)
 
     return dates
-
-
-def date_range(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

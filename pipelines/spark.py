@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 # Settings every run needs, wherever it runs. INT96 timestamps (Spark's default) are not valid Delta.
@@ -33,8 +34,10 @@ def build_spark(app_name: str = "billing-lakehouse", conf: Mapping[str, str] | N
     if active is not None:
         session = active
     else:
+        given = SparkConf()  # what spark-submit or the environment already set wins over our defaults
         builder = SparkSession.builder.appName(app_name)
-        for key, value in {**LOCAL_DEFAULTS, **(conf or {})}.items():
+        defaults = {key: value for key, value in LOCAL_DEFAULTS.items() if not given.contains(key)}
+        for key, value in {**defaults, **(conf or {})}.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")

@@ -23,11 +23,11 @@ def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
     """Cost per day (latest days), per SKU, unpriced usage, quarantined rows and table versions."""
     daily = store.read(COST_DAILY)
     out: list[str] = []
+    latest_days = daily.select("usage_date").distinct().orderBy(F.col("usage_date").desc()).limit(days)
     per_day = (
-        daily.groupBy("usage_date", "usage_unit", "currency_code")
+        daily.join(latest_days, "usage_date")
+        .groupBy("usage_date", "usage_unit", "currency_code")
         .agg(F.sum("usage_quantity").alias("q"), F.sum("list_cost").alias("l"), F.sum("effective_cost").alias("e"))
-        .orderBy(F.col("usage_date").desc(), "usage_unit")
-        .limit(days)
         .collect()
     )
     out.append(f"Cost per day (latest {days} days; rounded for display only)")

@@ -62,3 +62,22 @@ def test_spark_submit_runs_the_pipeline(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "1 deliveries landed" in done.stdout
     assert (tmp_path / "warehouse" / "gold" / "cost_daily" / "_delta_log").is_dir()
+
+
+def test_missing_source_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, tmp_path / "not-mounted", None)
+    assert main(["-v", "run", "--config", str(config)]) == 2
+    assert "source location does not exist" in capsys.readouterr().err
+
+
+def test_emails_are_masked_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from pipelines.logs import EmailMaskingFilter, mask_emails
+
+    assert mask_emails("owner ana.silva@example.com ran it") == "owner a***@example.com ran it"
+    logger = logging.getLogger("billing-lakehouse-test")
+    caplog.handler.addFilter(EmailMaskingFilter())
+    with caplog.at_level(logging.INFO, logger="billing-lakehouse-test"):
+        logger.info("cluster owned by %s", "jose.nunez@example.com")
+    assert "jose.nunez" not in caplog.text and "j***@example.com" in caplog.text

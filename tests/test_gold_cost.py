@@ -9,7 +9,7 @@ import chispa
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.gold import aggregates
-from pipelines.gold.cost import NO_PRICE_FOR_SKU, NO_WINDOW, NO_WORKSPACE_CLOUD, OVERLAPPING, price_usage
+from pipelines.gold.cost import NO_PRICE_WINDOW, NO_WORKSPACE_CLOUD, price_usage
 from pipelines.silver.prices import flag_overlaps
 from pipelines.tables import USAGE
 
@@ -80,7 +80,7 @@ def test_price_window_boundaries_and_open_end(spark: SparkSession) -> None:
             ("at-start-of-new", Decimal("0.20"), Decimal("0.5"), True, None),
             ("open-ended", Decimal("0.20"), Decimal("0.5"), True, None),
             ("at-first-start", Decimal("0.15"), Decimal("0.375"), True, None),
-            ("too-early", None, None, False, NO_WINDOW),
+            ("too-early", None, None, False, NO_PRICE_WINDOW),
         ],
         "record_id string, list_price decimal(38,18), list_cost decimal(38,18), is_priced boolean,"
         " unpriced_reason string",
@@ -109,7 +109,7 @@ def test_unpriced_usage_has_null_cost_a_reason_and_is_listed(spark: SparkSession
     cost = price_usage(usage, prices, "USD")
     unpriced = {r.record_id: r.unpriced_reason for r in aggregates.unpriced_usage(cost).collect()}
 
-    assert unpriced == {"no-sku-price": NO_PRICE_FOR_SKU, "no-cloud": NO_WORKSPACE_CLOUD, "overlap": OVERLAPPING}
+    assert unpriced == {"no-sku-price": NO_PRICE_WINDOW, "no-cloud": NO_WORKSPACE_CLOUD, "overlap": NO_PRICE_WINDOW}
     assert {r.record_id for r in cost.where("effective_cost is null").collect()} == set(unpriced)
 
 

@@ -8,7 +8,7 @@ import re
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.columns import end_of_hour, parse_decimal, parse_timestamp
+from pipelines.columns import MAX_QUANTITY, end_of_hour, first_failure, parse_decimal, parse_timestamp
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 SOURCE = "legacy_csv"
@@ -49,12 +49,10 @@ def _rejection_reason() -> Column:
         (F.col("sku").isNull() | (F.trim(F.col("sku")) == ""), "missing sku"),
         (F.col("dbus").isNull(), "missing dbus"),
         (F.col("_dbus").isNull(), "unparseable dbus"),
+        (F.abs(F.col("_dbus")) >= F.lit(MAX_QUANTITY), f"dbus out of range (at least {MAX_QUANTITY:.0e})"),
         (F.col("machineHours").isNotNull() & F.col("_machine_hours").isNull(), "unparseable machineHours"),
     ]
-    reason = F.lit(None).cast("string")
-    for failed, why in reversed(checks):
-        reason = F.when(failed, F.lit(why)).otherwise(reason)
-    return reason
+    return first_failure(checks)
 
 
 def validate(raw: DataFrame) -> DataFrame:

@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructType, TimestampType
 
-from pipelines.columns import parse_decimal, parse_timestamp
+from pipelines.columns import MAX_PRICE, first_failure, parse_decimal, parse_timestamp
 
 SOURCE = "list_prices"
 REASON = "_reason"
@@ -44,6 +44,7 @@ def normalise(raw: DataFrame) -> DataFrame:
     """The bronze columns (typed timestamps, pricing as JSON text) plus `_reason` for bad rows."""
     start, end = _timestamp(raw, "price_start_time"), _timestamp(raw, "price_end_time")
     pricing = _pricing_json(raw)
+    default_price = parse_decimal(F.get_json_object(pricing, PRICING_DEFAULT))
     end_text = F.trim(F.col("price_end_time").cast("string")) if "price_end_time" in raw.columns else F.lit(None)
     checks: list[tuple[Column, str]] = [
         (_text(raw, "sku_name").isNull(), "missing sku_name"),
@@ -52,11 +53,10 @@ def normalise(raw: DataFrame) -> DataFrame:
         (end.isNotNull() & (end <= start), "price_end_time is not after price_start_time"),
         (_text(raw, "usage_unit").isNull(), "missing usage_unit"),
         (_text(raw, "currency_code").isNull(), "missing currency_code"),
-        (parse_decimal(F.get_json_object(pricing, PRICING_DEFAULT)).isNull(), "pricing has no decimal default price"),
+        (default_price.isNull(), "pricing has no decimal default price"),
+        (F.abs(default_price) >= F.lit(MAX_PRICE), f"default price out of range (at least {MAX_PRICE:.0e})"),
     ]
-    reason = F.lit(None).cast("string")
-    for failed, why in reversed(checks):
-        reason = F.when(failed, F.lit(why)).otherwise(reason)
+    reason = first_failure(checks)
     return raw.select(
         start.alias("price_start_time"),
         end.alias("price_end_time"),

@@ -8,9 +8,7 @@ from pyspark.sql import functions as F
 from pipelines.columns import multiply_money
 
 NO_WORKSPACE_CLOUD = "cloud unknown: workspace not in the configuration"
-NO_PRICE_FOR_SKU = "no list price for this sku, cloud, unit and currency"
-NO_WINDOW = "no price window covers the usage end time"
-OVERLAPPING = "overlapping price windows for this sku: not used"
+NO_PRICE_WINDOW = "no usable price window for this sku, cloud, unit and currency at the usage end time"
 
 
 def price_usage(usage: DataFrame, prices: DataFrame, currency: str) -> DataFrame:
@@ -19,7 +17,9 @@ def price_usage(usage: DataFrame, prices: DataFrame, currency: str) -> DataFrame
     Join on sku, cloud, unit and currency with
     `usage_end_time >= price_start_time AND (price_end_time IS NULL OR usage_end_time < price_end_time)`.
     Only windows that overlap no other window of their key are used, so at most one matches.
-    Unpriced rows keep NULL prices and costs, with the reason in `unpriced_reason`.
+    Unpriced rows keep NULL costs, with the reason in `unpriced_reason`. The reason depends on the row
+    alone (so recomputing a few dates gives what a full rebuild gives); `silver.prices` says whether a
+    SKU has no windows or overlapping ones.
     """
     valid = prices.where(~F.col("overlaps_other_window") & (F.col("currency_code") == currency)).select(
         F.col("sku_name").alias("_p_sku"),
@@ -31,13 +31,6 @@ def price_usage(usage: DataFrame, prices: DataFrame, currency: str) -> DataFrame
         "list_price",
         "effective_list_price",
     )
-    keys = (
-        prices.where(F.col("currency_code") == currency)
-        .groupBy(
-            F.col("sku_name").alias("_k_sku"), F.col("cloud").alias("_k_cloud"), F.col("usage_unit").alias("_k_unit")
-        )
-        .agg(F.max(F.col("overlaps_other_window").cast("int")).alias("_k_overlaps"))
-    )
     matches = (
         (F.col("sku_name") == F.col("_p_sku"))
         & (F.col("cloud") == F.col("_p_cloud"))
@@ -45,20 +38,14 @@ def price_usage(usage: DataFrame, prices: DataFrame, currency: str) -> DataFrame
         & (F.col("usage_end_time") >= F.col("price_start_time"))
         & (F.col("price_end_time").isNull() | (F.col("usage_end_time") < F.col("price_end_time")))
     )
-    key_matches = (
-        (F.col("sku_name") == F.col("_k_sku"))
-        & (F.col("cloud") == F.col("_k_cloud"))
-        & (F.col("usage_unit") == F.col("_k_unit"))
+    priced = usage.join(F.broadcast(valid), matches, "left").withColumns(
+        {
+            "list_cost": multiply_money(F.col("usage_quantity"), F.col("list_price")),
+            "effective_cost": multiply_money(F.col("usage_quantity"), F.col("effective_list_price")),
+        }
     )
-    priced = usage.join(F.broadcast(valid), matches, "left").join(F.broadcast(keys), key_matches, "left")
-    is_priced = F.col("price_start_time").isNotNull()
-    reason = (
-        F.when(is_priced, F.lit(None))
-        .when(F.col("cloud").isNull(), NO_WORKSPACE_CLOUD)
-        .when(F.col("_k_sku").isNull(), NO_PRICE_FOR_SKU)
-        .when(F.col("_k_overlaps") == 1, OVERLAPPING)
-        .otherwise(NO_WINDOW)
-    )
+    is_priced = F.col("effective_cost").isNotNull() & F.col("list_cost").isNotNull()
+    reason = F.when(is_priced, F.lit(None)).when(F.col("cloud").isNull(), NO_WORKSPACE_CLOUD).otherwise(NO_PRICE_WINDOW)
     return priced.select(
         *usage.columns,
         F.coalesce(F.col("currency_code"), F.lit(currency)).alias("currency_code"),
@@ -66,8 +53,8 @@ def price_usage(usage: DataFrame, prices: DataFrame, currency: str) -> DataFrame
         "price_end_time",
         "list_price",
         "effective_list_price",
-        multiply_money(F.col("usage_quantity"), F.col("list_price")).alias("list_cost"),
-        multiply_money(F.col("usage_quantity"), F.col("effective_list_price")).alias("effective_cost"),
+        "list_cost",
+        "effective_cost",
         is_priced.alias("is_priced"),
         reason.alias("unpriced_reason"),
     )

@@ -11,18 +11,14 @@ from pyspark.sql import functions as F
 from pipelines.config import PipelineConfig
 from pipelines.gold import aggregates
 from pipelines.gold.cost import price_usage
-from pipelines.incremental import existing_usage_dates, refresh_by_date
+from pipelines.incremental import date_partitions, existing_usage_dates, refresh_by_date
 from pipelines.storage import TableStore
 from pipelines.tables import COST, COST_DAILY, PRICES, UNPRICED_USAGE, USAGE, TableSpec
 
 
-def _dates(dates: list[date]) -> list[dict[str, str]]:
-    return [{"usage_date": d.isoformat()} for d in dates]
-
-
 def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None], DataFrame]:
     def read(dates: list[date] | None) -> DataFrame:
-        return store.read(table) if dates is None else store.read(table, _dates(dates))
+        return store.read(table) if dates is None else store.read(table, date_partitions(dates))
 
     return read
 

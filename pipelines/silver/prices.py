@@ -51,17 +51,17 @@ def flag_overlaps(prices: DataFrame) -> DataFrame:
     return prices.withColumn("overlaps_other_window", F.coalesce(overlaps, F.lit(False)))
 
 
-Window_ = tuple[datetime, datetime | None, tuple[object, ...]]
+PriceWindow = tuple[datetime, datetime | None, tuple[object, ...]]
 
 
-def changed_periods(old: list[Window_], new: list[Window_]) -> list[tuple[datetime, datetime | None]]:
+def changed_periods(old: list[PriceWindow], new: list[PriceWindow]) -> list[tuple[datetime, datetime | None]]:
     """Periods in which the price a usage record would get differs between two sets of windows of one key.
 
     `old` and `new` are (start, end or None, price values) of the windows that differ between the two
     versions; windows present in both price the same time the same way and can be left out.
     """
 
-    def price_at(windows: list[Window_], instant: datetime) -> list[tuple[object, ...]]:
+    def price_at(windows: list[PriceWindow], instant: datetime) -> list[tuple[object, ...]]:
         return sorted(p for s, e, p in windows if s <= instant and (e is None or instant < e))
 
     bounds = sorted({s for s, _, _ in old + new} | {e for _, e, _ in old + new if e is not None})

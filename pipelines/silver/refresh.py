@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from pipelines.config import PipelineConfig
 from pipelines.incremental import plan, refresh_by_date
 from pipelines.silver import legacy_usage
-from pipelines.silver.prices import PRICE_KEY, Window_, changed_periods, to_prices
+from pipelines.silver.prices import PRICE_KEY, PriceWindow, changed_periods, to_prices
 from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import LEGACY_USAGE, LIST_PRICES, PRICES, USAGE
@@ -53,7 +53,7 @@ def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
         .withColumn("_side", F.lit("old"))
         .unionByName(new.exceptAll(old).withColumn("_side", F.lit("new")))
     )
-    by_key: dict[tuple[object, ...], dict[str, list[Window_]]] = {}
+    by_key: dict[tuple[object, ...], dict[str, list[PriceWindow]]] = {}
     for row in changed.collect():
         key = tuple(row[c] for c in PRICE_KEY)
         window = (row.price_start_time, row.price_end_time, tuple(row[c] for c in values))

@@ -16,6 +16,8 @@ from urllib.parse import unquote
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.errors import SourceMissing
+
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
@@ -44,7 +46,7 @@ def list_files(spark: SparkSession, location: str) -> list[DeliveredFile]:
     """Files directly under `location` (or the file itself), skipping hidden and `_`-prefixed names."""
     path, fs = _file_system(spark, location)
     if not fs.exists(path):
-        return []
+        raise SourceMissing(f"source location does not exist: {location}")
     files = []
     for status in fs.listStatus(path):
         if not status.isFile():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -168,6 +169,11 @@ class DeltaRsStore(TableStore):
                 commit_properties=properties,
             )
             return 0
+        if [f.name for f in delta.schema().fields] != [f.name for f in delta_schema(table).fields]:
+            raise StorageError(f"{table} at {self.location(table)} does not have the columns of its contract")
+        unknown = {c for part in replace.partitions or [] for c in part} - set(table.partition_by)
+        if unknown:
+            raise StorageError(f"{table} can only replace whole partitions; not partitioned by {sorted(unknown)}")
         removes: list[RemoveAction] = []
         if replace.everything or replace.partitions:
             now = int(time.time() * 1000)
@@ -185,7 +191,7 @@ class DeltaRsStore(TableStore):
             )
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error
-        return delta.version() + 1
+        return DeltaTable(self.location(table)).version()
 
     def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
         delta = self._table(table)
@@ -228,7 +234,7 @@ class DeltaRsStore(TableStore):
 
 
 def is_local_warehouse(warehouse: str) -> bool:
-    return "://" not in warehouse or warehouse.startswith("file://")
+    return warehouse.startswith("file://") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", warehouse) is None
 
 
 def ensure_local(warehouse: str) -> None:
