@@ -37,7 +37,7 @@ def last_ingest(store: TableStore) -> list[dict[str, Any]]:
     rows = (
         log.groupBy("source")
         .agg(
-            F.max("ingested_at").alias("last_ingested_at"),
+            F.date_format(F.max("ingested_at"), "yyyy-MM-dd HH:mm:ss").alias("last_ingested_at"),
             F.countDistinct("delivery").alias("deliveries"),
             F.sum(F.when(F.col("status") == "rejected", 1).otherwise(0)).alias("rejections"),
             F.sum("rows_landed").alias("rows_landed"),
@@ -57,7 +57,7 @@ def format_status(store: TableStore) -> str:
     lines.append("")
     lines.append(f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected':>9} {'rows landed':>12}")
     for row in last_ingest(store):
-        when = row["last_ingested_at"].strftime("%Y-%m-%d %H:%M:%S") if row["last_ingested_at"] else "-"
+        when = row["last_ingested_at"] or "-"  # formatted by Spark in the session time zone, UTC
         landed = row["rows_landed"] or 0
         lines.append(f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>9} {landed:>12,}")
     return "\n".join(lines)
