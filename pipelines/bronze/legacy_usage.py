@@ -15,7 +15,6 @@ SOURCE = "legacy_csv"
 FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-(?:0[1-9]|1[0-2]))\.csv$")
 CORRUPT = "_corrupt_record"
 REASON = "_reason"
-_NAME_IN_PATH = r"^workspaceId=(\d+)-usageMonth=(\d{4}-\d{2})\.csv$"
 
 
 def delivery_key(file_name: str) -> str:
@@ -74,8 +73,8 @@ def validate(raw: DataFrame) -> DataFrame:
     )
     with_delivery = parsed.withColumns(
         {
-            "workspace_id": F.regexp_extract(F.col("_file_name"), _NAME_IN_PATH, 1),
-            "usage_month": F.regexp_extract(F.col("_file_name"), _NAME_IN_PATH, 2),
+            "workspace_id": F.regexp_extract(F.col("_file_name"), FILE_NAME.pattern, 1),
+            "usage_month": F.regexp_extract(F.col("_file_name"), FILE_NAME.pattern, 2),
             "delivery": F.regexp_extract(F.col("_file_name"), r"^(.+)\.csv$", 1),
         }
     )
