@@ -17,6 +17,7 @@ from pipelines.tables import TableSpec
 Partitions = Sequence[Mapping[str, str]]
 
 METADATA_APP = "billing-lakehouse"
+RECENT_COMMITS = 20  # how far back to look for this project's last commit
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,26 @@ class TableStore(ABC):
         """Commit `data` in one transaction, replacing what `replace` names; returns the new version."""
 
     @abstractmethod
+    def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
+        """The newest `limit` commits (all when None), oldest first; empty if the table does not exist."""
+
     def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
         """Commits after `since_version`, oldest first; None if the log no longer reaches back that far."""
+        current = self.version(table)
+        if current is None:
+            return None
+        if current <= since_version:
+            return []
+        commits = [c for c in self._commits(table, current - since_version) if c.version > since_version]
+        if [c.version for c in commits] != list(range(since_version + 1, current + 1)):
+            return None
+        return commits
 
-    @abstractmethod
     def last_commit(self, table: TableSpec) -> Commit | None:
-        """The newest commit, or None if the table does not exist."""
+        """The newest commit this project wrote (another tool's commit carries none of our metadata)."""
+        commits = self._commits(table, RECENT_COMMITS)
+        own = [c for c in commits if c.metadata]
+        return max(own or commits, key=lambda c: c.version) if commits else None
 
     @abstractmethod
     def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:

@@ -193,32 +193,16 @@ class DeltaRsStore(TableStore):
             raise StorageError(f"could not commit to {table}: {error}") from error
         return DeltaTable(self.location(table)).version()
 
-    def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
+    def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
         delta = self._table(table)
         if delta is None:
-            return None
-        current = delta.version()
-        if current <= since_version:
             return []
         try:
-            entries = delta.history(limit=current - since_version)
-        except Exception:
-            return None
-        commits = sorted(
-            (Commit(int(e["version"]), decode_metadata(e.get("userMetadata"))) for e in entries),
-            key=lambda c: c.version,
-        )
-        if [c.version for c in commits] != list(range(since_version + 1, current + 1)):
-            return None
-        return commits
-
-    def last_commit(self, table: TableSpec) -> Commit | None:
-        delta = self._table(table)
-        if delta is None:
-            return None
-        commits = [Commit(int(e["version"]), decode_metadata(e.get("userMetadata"))) for e in delta.history(limit=20)]
-        own = [c for c in commits if c.metadata]
-        return max(own or commits, key=lambda c: c.version) if commits else None
+            entries = delta.history(limit=limit)
+        except Exception:  # an unreadable log: callers then rebuild from scratch
+            return []
+        commits = (Commit(int(e["version"]), decode_metadata(e.get("userMetadata"))) for e in entries)
+        return sorted(commits, key=lambda c: c.version)
 
     def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
         delta = self._table(table)

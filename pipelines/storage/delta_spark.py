@@ -76,30 +76,13 @@ class DeltaSparkStore(TableStore):
         assert version is not None
         return version
 
-    def _commits(self, table: TableSpec, limit: int | None = None) -> list[Commit]:
+    def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
         delta = self._delta(table)
         if delta is None:
             return []
-        rows = (
-            delta.history(limit).select("version", "userMetadata").collect()
-            if limit
-            else (delta.history().select("version", "userMetadata").collect())
-        )
+        history = delta.history(limit) if limit else delta.history()
+        rows = history.select("version", "userMetadata").collect()
         return sorted((Commit(int(r.version), decode_metadata(r.userMetadata)) for r in rows), key=lambda c: c.version)
-
-    def history(self, table: TableSpec, since_version: int) -> list[Commit] | None:
-        commits = [c for c in self._commits(table) if c.version > since_version]
-        current = self.version(table)
-        if current is None:
-            return None
-        if [c.version for c in commits] != list(range(since_version + 1, current + 1)):
-            return None
-        return commits
-
-    def last_commit(self, table: TableSpec) -> Commit | None:
-        commits = self._commits(table, limit=20)
-        own = [c for c in commits if c.metadata]
-        return max(own or commits, key=lambda c: c.version) if commits else None
 
     def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
         if not table.partition_by or self._delta(table) is None:

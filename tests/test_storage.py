@@ -1,0 +1,50 @@
+"""The delta-rs backend: Spark-written files committed by deltalake as standard Delta tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from pipelines.errors import StorageError
+from pipelines.storage import Replace
+from pipelines.storage.delta_rs import DeltaRsStore
+from pipelines.tables import QUARANTINE
+
+ROW = "source string, delivery string, source_file string, raw_record string, reason string"
+
+
+def _rows(spark: SparkSession, rows: list[tuple[str, str, str]]) -> DataFrame:
+    data = spark.createDataFrame([(s, d, "f", raw, "r") for s, d, raw in rows], ROW)
+    return data.selectExpr("*", "cast(null as string) as _source_sha256", "current_timestamp() as _ingested_at")
+
+
+def test_replace_partitions_in_one_commit_with_metadata(spark: SparkSession, tmp_path: Path) -> None:
+    store = DeltaRsStore(spark, str(tmp_path))
+    first = _rows(spark, [("a", "d=1/x", "1"), ("a", "d=1/x", "2"), ("a", "two", "3"), ("b", "two", "4")])
+    assert store.write(QUARANTINE, first, Replace.nothing(), {"changed": {"everything": True}}) == 0
+
+    replaced = store.write(
+        QUARANTINE, _rows(spark, [("a", "d=1/x", "5")]), Replace.where([{"source": "a", "delivery": "d=1/x"}]), {"n": 1}
+    )
+
+    assert replaced == 1
+    assert sorted(r.raw_record for r in store.read(QUARANTINE).collect()) == ["3", "4", "5"]
+    assert sorted(r.raw_record for r in store.read(QUARANTINE, [{"delivery": "d=1/x"}]).collect()) == ["5"]
+    assert [(c.version, c.metadata["n"]) for c in store.history(QUARANTINE, 0) or []] == [(1, 1)]
+    assert store.last_commit(QUARANTINE) is not None
+    assert store.row_count(QUARANTINE) == 3
+    assert {p["delivery"] for p in store.partition_values(QUARANTINE)} == {"d=1/x", "two"}
+    other_reader = DeltaTable(store.location(QUARANTINE)).to_pyarrow_table()
+    assert sorted(other_reader.column("raw_record").to_pylist()) == ["3", "4", "5"]
+    assert sorted(set(other_reader.column("delivery").to_pylist())) == ["d=1/x", "two"]
+
+
+def test_replacing_by_a_column_that_is_not_a_partition_is_refused(spark: SparkSession, tmp_path: Path) -> None:
+    store = DeltaRsStore(spark, str(tmp_path))
+    store.write(QUARANTINE, _rows(spark, [("a", "x", "1")]), Replace.nothing(), {})
+    with pytest.raises(StorageError, match="not partitioned by"):
+        store.write(QUARANTINE, _rows(spark, [("a", "x", "2")]), Replace.where([{"reason": "r"}]), {})
+    assert store.row_count(QUARANTINE) == 1
