@@ -23,6 +23,11 @@ def first_failure(checks: list[tuple[Column, str]]) -> Column:
     return reason
 
 
+def file_name_of(path: Column) -> Column:
+    """The file name at the end of a (URL-encoded) path such as `_metadata.file_path`."""
+    return F.regexp_extract(F.url_decode(path), r"([^/]+)$", 1)
+
+
 def parse_decimal(text: Column) -> Column:
     """Exact decimal(38,18) from text (never through a float); NULL when not a number."""
     return F.trim(text).try_cast(QUANTITY)

@@ -19,6 +19,10 @@ def _quantity(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:,.3f}"
 
 
+def _section(out: list[str], title: str, lines: list[str]) -> None:
+    out.extend(["", title, *(f"  {line}" for line in lines or ["none"])])
+
+
 def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
     """Cost per day (latest days), per SKU, unpriced usage, quarantined rows and table versions."""
     daily = store.read(COST_DAILY)
@@ -75,20 +79,13 @@ def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
         .orderBy(F.col("n").desc())
         .collect()
     )
-    out.append("")
-    out.append("Unpriced usage (cost is NULL, never guessed)")
-    if not unpriced:
-        out.append("  none")
-    for r in unpriced:
-        out.append(f"  {r.n:>8,} rows {_quantity(r.q):>14} {r.usage_unit}  {r.sku_name}: {r.unpriced_reason}")
-
+    _section(
+        out,
+        "Unpriced usage (cost is NULL, never guessed)",
+        [f"{r.n:>8,} rows {_quantity(r.q):>14} {r.usage_unit}  {r.sku_name}: {r.unpriced_reason}" for r in unpriced],
+    )
     quarantined = store.read(QUARANTINE).groupBy("source", "reason").count().orderBy("source", "reason").collect()
-    out.append("")
-    out.append("Quarantined rows")
-    if not quarantined:
-        out.append("  none")
-    for r in quarantined:
-        out.append(f"  {r['count']:>8,}  {r.source}: {r.reason}")
+    _section(out, "Quarantined rows", [f"{r['count']:>8,}  {r.source}: {r.reason}" for r in quarantined])
     out.append("")
     out.append("Tables")
     out.append("  " + format_status(store).replace("\n", "\n  "))

@@ -11,6 +11,7 @@ from pyspark.storagelevel import StorageLevel
 
 from pipelines.bronze import list_prices
 from pipelines.bronze.ingest_log import LANDED, LogEntry, Run, append_entries, latest_entries
+from pipelines.columns import file_name_of
 from pipelines.config import ListPricesSource
 from pipelines.sources.files import DeliveredFile, list_files, sha256_of
 from pipelines.sources.list_prices import read_list_prices
@@ -35,12 +36,11 @@ def land_list_prices(spark: SparkSession, store: TableStore, source: ListPricesS
         (e.table_version for e in latest.values() if e.status == LANDED and e.table_version is not None), default=None
     )
     previous = {d for d, e in latest.items() if e.status == LANDED and e.table_version == landed_before}
-    same_stats = all(_delivery(f) in latest and latest[_delivery(f)].same_file(f) for f in files)
-    if same_stats and previous == {_delivery(f) for f in files}:
+    same_files = previous == {_delivery(f) for f in files}
+    if same_files and all(_delivery(f) in latest and latest[_delivery(f)].same_file(f) for f in files):
         return None
     digests = sha256_of(spark, files)
-    unchanged = all(getattr(latest.get(_delivery(f)), "sha256", None) == digests[f.path] for f in files)
-    if unchanged and previous == {_delivery(f) for f in files}:
+    if same_files and all(getattr(latest.get(_delivery(f)), "sha256", None) == digests[f.path] for f in files):
         return None
     if not files:
         log.warning("no list-prices export at %s: keeping the prices already landed", source.path)
@@ -49,7 +49,7 @@ def land_list_prices(spark: SparkSession, store: TableStore, source: ListPricesS
     normalised = list_prices.normalise(read_list_prices(spark, [f.path for f in files], source.format))
     normalised = normalised.persist(StorageLevel.MEMORY_AND_DISK)
     sha_map = F.create_map(*[F.lit(x) for f in files for x in (f.name, digests[f.path])])
-    file_name = F.regexp_extract(F.url_decode(F.col("_source_file")), r"([^/]+)$", 1)
+    file_name = file_name_of(F.col("_source_file"))
     ingested_at = F.lit(run.started_at).cast("timestamp")
     try:
         bad = F.col(list_prices.REASON).isNotNull()

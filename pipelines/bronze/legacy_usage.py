@@ -8,7 +8,7 @@ import re
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.columns import MAX_QUANTITY, end_of_hour, first_failure, parse_decimal, parse_timestamp
+from pipelines.columns import MAX_QUANTITY, end_of_hour, file_name_of, first_failure, parse_decimal, parse_timestamp
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 SOURCE = "legacy_csv"
@@ -65,7 +65,7 @@ def validate(raw: DataFrame) -> DataFrame:
     """
     parsed = raw.withColumns(
         {
-            "_file_name": F.regexp_extract(F.url_decode(F.col("_source_file")), r"([^/]+)$", 1),
+            "_file_name": file_name_of(F.col("_source_file")),
             "_usage_end": end_of_hour(parse_timestamp(F.col("timestamp"))),
             "_dbus": parse_decimal(F.col("dbus")),
             "_machine_hours": parse_decimal(F.col("machineHours")),
