@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -26,6 +28,16 @@ def first_failure(checks: list[tuple[Column, str]]) -> Column:
 def file_name_of(path: Column) -> Column:
     """The file name at the end of a (URL-encoded) path such as `_metadata.file_path`."""
     return F.regexp_extract(F.url_decode(path), r"([^/]+)$", 1)
+
+
+def normalised_path(path: str) -> str:
+    """A file path as listed by Hadoop (`file:/x/y`) in the form `normalised_path_column` gives (`/x/y`)."""
+    return re.sub(r"^file:/+", "/", path)
+
+
+def normalised_path_column(path: Column) -> Column:
+    """A (URL-encoded) `_metadata.file_path` such as `file:///x/y` as `/x/y`; other schemes kept."""
+    return F.regexp_replace(F.url_decode(path), r"^file:/+", "/")
 
 
 def parse_decimal(text: Column) -> Column:

@@ -23,7 +23,8 @@ CONFIG_VERSION = 1
 STORAGE_BACKENDS = ("auto", "delta-rs", "delta-spark")
 CLOUDS = ("AWS", "AZURE", "GCP")
 TIERS = ("STANDARD", "PREMIUM", "ENTERPRISE")
-LIST_PRICE_FORMATS = ("parquet", "csv", "json")
+EXPORT_FORMATS = ("parquet", "csv", "json")
+DEFAULT_LOOKBACK_DAYS = 3
 _TEMPLATE_FIELD = re.compile(r"{(\w*)}")
 
 
@@ -61,10 +62,25 @@ class LegacyCsvSource:
 
 @dataclass(frozen=True)
 class ListPricesSource:
-    """A list-prices export (the system.billing.list_prices schema) as a file or folder."""
+    """List prices: the `system.billing.list_prices` table, or an export of it (a file or folder)."""
 
-    path: str
+    path: str | None
     format: str
+    table: str | None = None
+
+
+@dataclass(frozen=True)
+class SystemUsageSource:
+    """`system.billing.usage`: the table itself (read by Spark), or exports of it in a landing folder.
+
+    A table is read incrementally by `ingestion_date`, starting `lookback_days` before the newest
+    ingestion date already landed, because records for old usage dates keep arriving.
+    """
+
+    path: str | None
+    format: str
+    table: str | None = None
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class PipelineConfig:
     account_id: str | None
     legacy_csv: LegacyCsvSource | None
     list_prices: ListPricesSource | None
+    system_usage: SystemUsageSource | None
     workspaces: dict[str, Workspace]
     skus: SkuCatalog
     catalog: str | None = None
@@ -195,16 +212,43 @@ def _workspaces(reader: _Reader, raw: object, skus: SkuCatalog, skus_file: str) 
     return workspaces
 
 
+def _table_or_export(reader: _Reader, raw: object, base: Path, key: str) -> tuple[str | None, str | None, str]:
+    """(path, table, format) of a source given either as `table:` or as `path:` (+ `format:`)."""
+    settings = reader.mapping(raw, key)
+    reader.unknown_keys(settings, {"path", "format", "table", "lookback_days"}, key)
+    if ("path" in settings) == ("table" in settings):
+        raise reader.fail(key, "exactly one of `path` (an export) or `table` (a table Spark can read)", settings)
+    if "table" in settings:
+        table = reader.string(settings, "table", f"{key}.table")
+        if not re.fullmatch(r"[\w`.-]+", table):
+            raise reader.fail(f"{key}.table", "a table name such as system.billing.usage", table)
+        return None, table, "table"
+    path = reader.string(settings, "path", f"{key}.path")
+    guessed = Path(path).suffix.lstrip(".").lower()
+    default_format = guessed if guessed in EXPORT_FORMATS else "parquet"
+    fmt = reader.choice(settings, "format", f"{key}.format", EXPORT_FORMATS, default_format)
+    return resolve_path(base, path), None, fmt
+
+
 def _list_prices(reader: _Reader, raw: object, base: Path) -> ListPricesSource | None:
     if raw is None:
         return None
-    settings = reader.mapping(raw, "sources.list_prices")
-    reader.unknown_keys(settings, {"path", "format"}, "sources.list_prices")
-    path = reader.string(settings, "path", "sources.list_prices.path")
-    guessed = Path(path).suffix.lstrip(".").lower()
-    default_format = guessed if guessed in LIST_PRICE_FORMATS else "parquet"
-    fmt = reader.choice(settings, "format", "sources.list_prices.format", LIST_PRICE_FORMATS, default_format)
-    return ListPricesSource(path=resolve_path(base, path), format=fmt)
+    key = "sources.list_prices"
+    if "lookback_days" in reader.mapping(raw, key):
+        raise reader.fail(f"{key}.lookback_days", "no lookback_days (list prices are read whole)", "set")
+    path, table, fmt = _table_or_export(reader, raw, base, key)
+    return ListPricesSource(path=path, format=fmt, table=table)
+
+
+def _system_usage(reader: _Reader, raw: object, base: Path) -> SystemUsageSource | None:
+    if raw is None:
+        return None
+    key = "sources.system_usage"
+    path, table, fmt = _table_or_export(reader, raw, base, key)
+    lookback = reader.mapping(raw, key).get("lookback_days", DEFAULT_LOOKBACK_DAYS)
+    if not isinstance(lookback, int) or isinstance(lookback, bool) or not 0 <= lookback <= 365:
+        raise reader.fail(f"{key}.lookback_days", "a whole number of days from 0 to 365", lookback)
+    return SystemUsageSource(path=path, format=fmt, table=table, lookback_days=lookback)
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -219,7 +263,7 @@ def load_config(path: str | Path) -> PipelineConfig:
     skus = load_skus(Path(skus_file))
 
     sources = reader.mapping(data.get("sources") or {}, "sources")
-    reader.unknown_keys(sources, {"legacy_csv", "list_prices"}, "sources")
+    reader.unknown_keys(sources, {"legacy_csv", "list_prices", "system_usage"}, "sources")
     legacy_csv = None
     if sources.get("legacy_csv") is not None:
         legacy = reader.mapping(sources["legacy_csv"], "sources.legacy_csv")
@@ -243,6 +287,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         account_id=None if account_id is None else reader.string(data, "account_id", "account_id"),
         legacy_csv=legacy_csv,
         list_prices=_list_prices(reader, sources.get("list_prices"), base),
+        system_usage=_system_usage(reader, sources.get("system_usage"), base),
         workspaces=_workspaces(reader, data.get("workspaces"), skus, skus_file),
         skus=skus,
         catalog=None if catalog is None else reader.string(data, "catalog", "catalog"),

@@ -10,8 +10,9 @@ from pyspark.sql import SparkSession
 from pipelines.bronze.ingest_log import LogEntry, Run
 from pipelines.bronze.land_legacy import land_legacy_usage
 from pipelines.bronze.land_prices import land_list_prices
+from pipelines.bronze.land_system import land_system_usage
 from pipelines.config import PipelineConfig
-from pipelines.gold.refresh import refresh_aggregates, refresh_cost
+from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.silver.refresh import refresh_prices, refresh_usage
 from pipelines.storage import TableStore, open_store
 
@@ -42,6 +43,12 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig, store: TableStore 
         landing = land_legacy_usage(spark, store, config.legacy_csv.path, run)
         summary.landed, summary.rejected, summary.unchanged = landing.landed, landing.rejected, landing.unchanged
         summary.note("bronze.legacy_usage", landing.bronze_version)
+    if config.system_usage is not None:
+        landing = land_system_usage(spark, store, config.system_usage, run)
+        summary.landed += landing.landed
+        summary.rejected += landing.rejected
+        summary.unchanged += landing.unchanged
+        summary.note("bronze.system_usage", landing.bronze_version)
     if config.list_prices is not None:
         summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
     summary.note("silver.prices", refresh_prices(store))
@@ -49,5 +56,6 @@ def run_pipeline(spark: SparkSession, config: PipelineConfig, store: TableStore 
     summary.note("gold.cost", refresh_cost(store, config))
     for table, version in refresh_aggregates(store, config).items():
         summary.note(table, version)
+    summary.note("gold.source_reconciliation", refresh_reconciliation(store, config))
     log.info("run %s wrote %s", run.run_id, summary.written or "nothing (all tables up to date)")
     return summary

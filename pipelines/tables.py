@@ -23,6 +23,30 @@ LEGACY_CSV_COLUMNS = (
     "tags",
 )
 
+SYSTEM_USAGE_COLUMNS = (
+    "record_id",
+    "account_id",
+    "workspace_id",
+    "sku_name",
+    "cloud",
+    "usage_start_time",
+    "usage_end_time",
+    "usage_date",
+    "custom_tags",
+    "usage_unit",
+    "usage_quantity",
+    "usage_metadata",
+    "identity_metadata",
+    "record_type",
+    "ingestion_date",
+    "billing_origin_product",
+    "product_features",
+    "usage_type",
+)
+# Nested system-table columns are kept in bronze as JSON text: lossless, and new fields Databricks
+# adds to these structs never break a load.
+SYSTEM_JSON_COLUMNS = ("custom_tags", "usage_metadata", "identity_metadata", "product_features")
+
 USAGE_METADATA = (
     "struct<cluster_id:string, warehouse_id:string, instance_pool_id:string, node_type:string, job_id:string,"
     " job_run_id:string, job_name:string, notebook_id:string, notebook_path:string, dlt_pipeline_id:string,"
@@ -87,6 +111,16 @@ LEGACY_USAGE = TableSpec(
     + f", {LINEAGE}, workspace_id string, usage_month string",
     ("workspace_id", "usage_month"),
 )
+SYSTEM_USAGE = TableSpec(
+    "bronze",
+    "system_usage",
+    "record_id string, account_id string, workspace_id string, sku_name string, cloud string,"
+    " usage_start_time timestamp, usage_end_time timestamp, usage_date date, custom_tags string,"
+    " usage_unit string, usage_quantity decimal(38,18), usage_metadata string, identity_metadata string,"
+    " record_type string, ingestion_date date, billing_origin_product string, product_features string,"
+    f" usage_type string, {LINEAGE}",
+    ("usage_date",),
+)
 LIST_PRICES = TableSpec(
     "bronze",
     "list_prices",
@@ -132,6 +166,47 @@ COST_DAILY = TableSpec(
     " list_cost decimal(38,18), effective_cost decimal(38,18), record_count bigint, unpriced_record_count bigint",
     ("usage_date",),
 )
+# What every attribution aggregate sums. Costs cover priced rows only; the counts say how much is unpriced.
+MEASURES = (
+    "usage_quantity decimal(38,18), priced_quantity decimal(38,18), list_cost decimal(38,18),"
+    " effective_cost decimal(38,18), record_count bigint, unpriced_record_count bigint"
+)
+# The keys every attribution aggregate keeps, so the same filters work on each of them.
+ATTRIBUTION_KEYS = (
+    "usage_date date, source string, workspace_id string, cloud string, sku_name string, usage_unit string,"
+    " currency_code string, billing_origin_product string, is_serverless boolean"
+)
+WORKLOAD = "job_id string, job_name string, notebook_id string, notebook_path string"
+
+COST_BY_TAG = TableSpec(
+    "gold",
+    "cost_by_tag",
+    f"{ATTRIBUTION_KEYS}, tag_key string, tag_value string, {WORKLOAD}, {MEASURES}",
+    ("usage_date",),
+)
+COST_BY_WORKLOAD = TableSpec(
+    "gold",
+    "cost_by_workload",
+    f"{ATTRIBUTION_KEYS}, workload_type string, workload_id string, workload_name string, {WORKLOAD},"
+    " warehouse_id string, cluster_id string, cluster_name string, endpoint_id string, endpoint_name string,"
+    f" dlt_pipeline_id string, {MEASURES}",
+    ("usage_date",),
+)
+COST_BY_IDENTITY = TableSpec(
+    "gold",
+    "cost_by_identity",
+    f"{ATTRIBUTION_KEYS}, identity string, identity_role string, run_as string, owned_by string,"
+    f" cluster_owner string, {WORKLOAD}, {MEASURES}",
+    ("usage_date",),
+)
+SOURCE_RECONCILIATION = TableSpec(
+    "gold",
+    "source_reconciliation",
+    "usage_date date, workspace_id string, sku_name string, usage_unit string,"
+    " legacy_quantity decimal(38,18), system_quantity decimal(38,18), difference decimal(38,18),"
+    " legacy_record_count bigint, system_record_count bigint, source_used string",
+    ("usage_date",),
+)
 UNPRICED_USAGE = TableSpec(
     "gold",
     "unpriced_usage",
@@ -141,4 +216,19 @@ UNPRICED_USAGE = TableSpec(
     ("usage_date",),
 )
 
-ALL_TABLES = (LEGACY_USAGE, LIST_PRICES, QUARANTINE, INGEST_LOG, USAGE, PRICES, COST, COST_DAILY, UNPRICED_USAGE)
+ALL_TABLES = (
+    LEGACY_USAGE,
+    SYSTEM_USAGE,
+    LIST_PRICES,
+    QUARANTINE,
+    INGEST_LOG,
+    USAGE,
+    PRICES,
+    COST,
+    COST_DAILY,
+    COST_BY_TAG,
+    COST_BY_WORKLOAD,
+    COST_BY_IDENTITY,
+    SOURCE_RECONCILIATION,
+    UNPRICED_USAGE,
+)

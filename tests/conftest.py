@@ -5,14 +5,18 @@ from __future__ import annotations
 import csv
 import shutil
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from benchmarks.generate import HEADER
 from pipelines.config import PipelineConfig, load_config
 from pipelines.spark import build_spark
+from pipelines.tables import SYSTEM_USAGE_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -71,7 +75,12 @@ def usage_row(
 
 
 def write_config(
-    tmp: Path, deliveries: Path, prices: Path | None, extra: str = "", workspaces: str | None = None
+    tmp: Path,
+    deliveries: Path | None,
+    prices: Path | None,
+    extra: str = "",
+    workspaces: str | None = None,
+    sources: str = "",
 ) -> Path:
     """A pipeline.yml in `tmp` pointing at the given deliveries and price export."""
     shutil.copy(REPO / "conf" / "skus.yml", tmp / "skus.yml")
@@ -79,6 +88,7 @@ def write_config(
         '  "1111111111111111": {cloud: AWS, tier: PREMIUM, region: us-east-1}\n'
         '  "2222222222222222": {cloud: AWS, tier: ENTERPRISE, region: us-west-2}\n'
     )
+    legacy_block = f"  legacy_csv:\n    path: {deliveries}\n" if deliveries else ""
     price_block = f"  list_prices:\n    path: {prices}\n    format: csv\n" if prices else ""
     text = (
         "version: 1\n"
@@ -86,9 +96,7 @@ def write_config(
         "storage: delta-rs\n"
         "currency: USD\n"
         "skus: skus.yml\n"
-        "sources:\n"
-        f"  legacy_csv:\n    path: {deliveries}\n"
-        f"{price_block}"
+        f"sources:\n{legacy_block}{price_block}{sources}"
         f"workspaces:\n{workspaces}"
         f"{extra}"
     )
@@ -104,12 +112,91 @@ def config_for(tmp: Path, deliveries: Path, prices: Path | None = None) -> Pipel
 PRICES_HEADER = "price_start_time,price_end_time,account_id,sku_name,cloud,currency_code,usage_unit,pricing"
 
 
-def write_prices(path: Path, rows: Sequence[tuple[str, str, str, str]]) -> Path:
-    """A list-prices CSV export: rows of (sku, start, end or '', price)."""
+def write_prices(path: Path, rows: Sequence[tuple[str, ...]]) -> Path:
+    """A list-prices CSV export: rows of (sku, start, end or '', price[, unit]); the unit defaults to DBU."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [PRICES_HEADER]
-    for sku, start, end, price in rows:
+    for sku, start, end, price, *unit in rows:
         pricing = '"{""default"":""' + price + '"",""effective_list"":{""default"":""' + price + '""}}"'
-        lines.append(f"{start},{end},acc,{sku},AWS,USD,DBU,{pricing}")
+        lines.append(f"{start},{end},acc,{sku},AWS,USD,{unit[0] if unit else 'DBU'},{pricing}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# system.billing.usage as Databricks types it (a subset of the nested fields, as an older export would have).
+SYSTEM_EXPORT_DDL = (
+    "record_id string, account_id string, workspace_id string, sku_name string, cloud string,"
+    " usage_start_time timestamp, usage_end_time timestamp, usage_date date, custom_tags map<string,string>,"
+    " usage_unit string, usage_quantity decimal(38,18),"
+    " usage_metadata struct<cluster_id:string, job_id:string, job_name:string, notebook_id:string,"
+    " notebook_path:string, warehouse_id:string, endpoint_name:string>,"
+    " identity_metadata struct<run_as:string, owned_by:string>, record_type string, ingestion_date date,"
+    " billing_origin_product string, product_features struct<is_serverless:boolean, is_photon:boolean>,"
+    " usage_type string"
+)
+SERVERLESS_JOBS = "PREMIUM_JOBS_SERVERLESS_COMPUTE_US_EAST_N_VIRGINIA"
+
+
+def system_record(
+    record_id: str,
+    quantity: str = "1.5",
+    day: str = "2024-03-05",
+    hour: int = 10,
+    workspace_id: str = "1111111111111111",
+    sku: str = SERVERLESS_JOBS,
+    unit: str = "DBU",
+    tags: dict[str, str] | None = None,
+    job: tuple[str, str] | None = ("101", "nightly etl"),
+    notebook: tuple[str, str] | None = None,
+    run_as: str | None = "ana@example.com",
+    record_type: str = "ORIGINAL",
+    ingested: str | None = None,
+    product: str = "JOBS",
+    serverless: bool = True,
+) -> tuple:
+    """One system usage record as a row of SYSTEM_EXPORT_DDL."""
+    start = datetime.fromisoformat(f"{day}T{hour:02d}:00:00")
+    job_id, job_name = job or (None, None)
+    notebook_id, notebook_path = notebook or (None, None)
+    return (
+        record_id,
+        "acc",
+        workspace_id,
+        sku,
+        "AWS",
+        start,
+        start + timedelta(hours=1),
+        start.date(),
+        {"team": "data"} if tags is None else tags,
+        unit,
+        Decimal(quantity),
+        (None, job_id, job_name, notebook_id, notebook_path, None, None),
+        (run_as, None),
+        record_type,
+        date.fromisoformat(ingested) if ingested else start.date() + timedelta(days=1),
+        product,
+        (serverless, False),
+        "COMPUTE_TIME",
+    )
+
+
+def correction(original: tuple, record_id: str, record_type: str, ingested: str, **changes: Any) -> tuple:
+    """A RETRACTION (quantity negated) or RESTATEMENT of `original`, optionally with changed fields."""
+    fields = SYSTEM_USAGE_COLUMNS
+    row = dict(zip(fields, original, strict=True))
+    row.update(record_id=record_id, record_type=record_type, ingestion_date=date.fromisoformat(ingested))
+    if record_type == "RETRACTION":
+        row["usage_quantity"] = -row["usage_quantity"]
+    row.update(changes)
+    return tuple(row[f] for f in fields)
+
+
+def system_frame(spark: SparkSession, records: Sequence[tuple]) -> DataFrame:
+    return spark.createDataFrame(list(records), SYSTEM_EXPORT_DDL)
+
+
+def write_system_export(spark: SparkSession, folder: Path, name: str, records: Sequence[tuple]) -> Path:
+    """A Parquet export of system usage records, as a folder of part files the way Spark writes it."""
+    target = folder / name
+    system_frame(spark, records).coalesce(1).write.mode("overwrite").parquet(str(target))
+    return target

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.sources.files import DeliveredFile
+from pyspark.sql import SparkSession
+
+from pipelines.sources.files import DeliveredFile, sha256_of
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import INGEST_LOG
 
@@ -45,6 +48,32 @@ class LogEntry:
 
     def with_counts(self, read: int, landed: int, quarantined: int) -> LogEntry:
         return replace(self, rows_read=read, rows_landed=landed, rows_quarantined=quarantined)
+
+
+@dataclass
+class LandingResult:
+    """What landing one source did in a run."""
+
+    landed: list[LogEntry] = field(default_factory=list)
+    rejected: list[LogEntry] = field(default_factory=list)
+    unchanged: int = 0
+    bronze_version: int | None = None
+
+
+def changed_files(
+    spark: SparkSession, files: list[DeliveredFile], latest: dict[str, LogEntry], key: Callable[[DeliveredFile], str]
+) -> tuple[list[tuple[DeliveredFile, str]], int]:
+    """Files whose content differs from the last one logged for their delivery, with their sha256.
+
+    A file with the logged path, size and modification time is taken as unchanged without reading it.
+    Returns the changed files and how many were unchanged.
+    """
+    maybe_changed = [f for f in files if not (key(f) in latest and latest[key(f)].same_file(f))]
+    digests = sha256_of(spark, maybe_changed)
+    changed = [
+        (f, digests[f.path]) for f in maybe_changed if digests[f.path] != getattr(latest.get(key(f)), "sha256", None)
+    ]
+    return changed, len(files) - len(changed)
 
 
 def _epoch_ms(value: datetime) -> int:

@@ -8,15 +8,24 @@ stopped in between re-lands the same files next time and converges to the same t
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from pipelines.bronze import legacy_usage
-from pipelines.bronze.ingest_log import LANDED, REJECTED, LogEntry, Run, append_entries, latest_entries
-from pipelines.sources.files import DeliveredFile, first_line, list_files, sha256_of
+from pipelines.bronze.ingest_log import (
+    LANDED,
+    REJECTED,
+    LandingResult,
+    LogEntry,
+    Run,
+    append_entries,
+    changed_files,
+    latest_entries,
+)
+from pipelines.sources.files import DeliveredFile, first_line, list_files
 from pipelines.sources.legacy_csv import read_legacy_csv
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import LEGACY_USAGE, QUARANTINE
@@ -24,16 +33,6 @@ from pipelines.tables import LEGACY_USAGE, QUARANTINE
 log = logging.getLogger(__name__)
 
 EXPECTED_NAME = "workspaceId=<id>-usageMonth=<yyyy-mm>.csv"
-
-
-@dataclass
-class LandingResult:
-    """What one landing run did."""
-
-    landed: list[LogEntry] = field(default_factory=list)
-    rejected: list[LogEntry] = field(default_factory=list)
-    unchanged: int = 0
-    bronze_version: int | None = None
 
 
 def _entry(file: DeliveredFile, sha: str | None, status: str, error: str | None = None) -> LogEntry:
@@ -49,26 +48,12 @@ def _entry(file: DeliveredFile, sha: str | None, status: str, error: str | None 
     )
 
 
-def _changed_files(
-    spark: SparkSession, files: list[DeliveredFile], latest: dict[str, LogEntry]
-) -> tuple[list[tuple[DeliveredFile, str]], int]:
-    """Files whose content differs from the last one logged for their delivery, with their sha256."""
-    key = legacy_usage.delivery_key
-    maybe_changed = [f for f in files if not (key(f.name) in latest and latest[key(f.name)].same_file(f))]
-    digests = sha256_of(spark, maybe_changed)
-    changed = [
-        (f, digests[f.path])
-        for f in maybe_changed
-        if digests[f.path] != getattr(latest.get(key(f.name)), "sha256", None)
-    ]
-    return changed, len(files) - len(changed)
-
-
 def land_legacy_usage(spark: SparkSession, store: TableStore, location: str, run: Run) -> LandingResult:
     """Land every new or changed delivery under `location`; reject malformed files whole."""
     result = LandingResult()
     latest = latest_entries(store, legacy_usage.SOURCE)
-    changed, result.unchanged = _changed_files(spark, list_files(spark, location), latest)
+    files = list_files(spark, location)
+    changed, result.unchanged = changed_files(spark, files, latest, lambda f: legacy_usage.delivery_key(f.name))
     accepted: list[tuple[DeliveredFile, str]] = []
     for file, sha in changed:
         problem = None

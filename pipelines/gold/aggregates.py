@@ -2,27 +2,128 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 DAILY_KEYS = ("usage_date", "source", "workspace_id", "cloud", "sku_name", "usage_unit", "currency_code")
+ATTRIBUTION_KEYS = (*DAILY_KEYS, "billing_origin_product", "is_serverless")
+WORKLOAD_COLUMNS = ("job_id", "job_name", "notebook_id", "notebook_path")
 
 
-def cost_daily(cost: DataFrame) -> DataFrame:
-    """Quantity and cost per day, source, workspace, cloud, SKU, unit and currency.
-
-    `list_cost`/`effective_cost` sum priced rows only; `priced_quantity` and `unpriced_record_count`
-    say how much of the day's usage that covers.
-    """
+def _measures() -> list[Column]:
+    """Quantity and cost sums. Costs cover priced rows only; `priced_quantity` and `unpriced_record_count`
+    say how much of the usage that is."""
     unpriced = (~F.col("is_priced")).cast("long")
-    return cost.groupBy(*DAILY_KEYS).agg(
+    return [
         F.sum("usage_quantity").alias("usage_quantity"),
         F.sum(F.when(F.col("is_priced"), F.col("usage_quantity"))).alias("priced_quantity"),
         F.sum("list_cost").alias("list_cost"),
         F.sum("effective_cost").alias("effective_cost"),
         F.count(F.lit(1)).alias("record_count"),
         F.sum(unpriced).alias("unpriced_record_count"),
+    ]
+
+
+def _with_attribution(cost: DataFrame) -> DataFrame:
+    """Flatten the attribution fields the aggregates group by."""
+    meta = F.col("usage_metadata")
+    return cost.withColumns(
+        {
+            "is_serverless": F.col("product_features.is_serverless"),
+            **{c: meta[c] for c in WORKLOAD_COLUMNS},
+        }
     )
+
+
+def cost_daily(cost: DataFrame) -> DataFrame:
+    """Quantity and cost per day, source, workspace, cloud, SKU, unit and currency."""
+    return cost.groupBy(*DAILY_KEYS).agg(*_measures())
+
+
+def cost_by_tag(cost: DataFrame) -> DataFrame:
+    """One row per custom tag key and value (per day, SKU, unit, job and notebook).
+
+    A record with three tags counts under each of them: sum over one tag key, never across keys.
+    Records without custom tags do not appear.
+    """
+    tagged = _with_attribution(cost).select("*", F.explode("custom_tags").alias("tag_key", "tag_value"))
+    return tagged.groupBy(*ATTRIBUTION_KEYS, "tag_key", "tag_value", *WORKLOAD_COLUMNS).agg(*_measures())
+
+
+def _workload() -> tuple[Column, Column, Column]:
+    """(type, id, name) of the workload a record belongs to, most specific first."""
+    meta = F.col("usage_metadata")
+    kinds = [
+        ("job", meta.job_id, meta.job_name),
+        ("pipeline", meta.dlt_pipeline_id, F.lit(None).cast("string")),
+        ("notebook", meta.notebook_id, meta.notebook_path),
+        ("warehouse", meta.warehouse_id, F.lit(None).cast("string")),
+        ("endpoint", F.coalesce(meta.endpoint_id, meta.endpoint_name), meta.endpoint_name),
+        ("app", meta.app_id, meta.app_name),
+        ("cluster", meta.cluster_id, F.col("cluster_name")),
+    ]
+    kind, ident, name = F.lit(None).cast("string"), F.lit(None).cast("string"), F.lit(None).cast("string")
+    for label, id_column, name_column in reversed(kinds):
+        present = id_column.isNotNull()
+        kind = F.when(present, F.lit(label)).otherwise(kind)
+        ident = F.when(present, id_column).otherwise(ident)
+        name = F.when(present, name_column).otherwise(name)
+    return kind, ident, name
+
+
+def cost_by_workload(cost: DataFrame) -> DataFrame:
+    """Per day: job, pipeline, notebook, SQL warehouse, serving endpoint, app or cluster, with its ids and names."""
+    meta = F.col("usage_metadata")
+    kind, ident, name = _workload()
+    flat = _with_attribution(cost).withColumns(
+        {
+            "workload_type": kind,
+            "workload_id": ident,
+            "workload_name": name,
+            "warehouse_id": meta.warehouse_id,
+            "cluster_id": meta.cluster_id,
+            "endpoint_id": meta.endpoint_id,
+            "endpoint_name": meta.endpoint_name,
+            "dlt_pipeline_id": meta.dlt_pipeline_id,
+        }
+    )
+    keys = (
+        "workload_type",
+        "workload_id",
+        "workload_name",
+        *WORKLOAD_COLUMNS,
+        "warehouse_id",
+        "cluster_id",
+        "cluster_name",
+        "endpoint_id",
+        "endpoint_name",
+        "dlt_pipeline_id",
+    )
+    return flat.groupBy(*ATTRIBUTION_KEYS, *keys).agg(*_measures())
+
+
+def cost_by_identity(cost: DataFrame) -> DataFrame:
+    """Per day: who ran (`run_as`), owns (`owned_by`, SQL warehouses) or owns the cluster (legacy CSV).
+
+    `identity` is the first of those that is set and `identity_role` says which it is.
+    """
+    ident = F.col("identity_metadata")
+    roles = [("run_as", ident.run_as), ("owned_by", ident.owned_by), ("cluster_owner", ident.cluster_owner_user_name)]
+    identity, role = F.lit(None).cast("string"), F.lit(None).cast("string")
+    for label, column in reversed(roles):
+        identity = F.when(column.isNotNull(), column).otherwise(identity)
+        role = F.when(column.isNotNull(), F.lit(label)).otherwise(role)
+    flat = _with_attribution(cost).withColumns(
+        {
+            "identity": identity,
+            "identity_role": role,
+            "run_as": ident.run_as,
+            "owned_by": ident.owned_by,
+            "cluster_owner": ident.cluster_owner_user_name,
+        }
+    )
+    keys = ("identity", "identity_role", "run_as", "owned_by", "cluster_owner", *WORKLOAD_COLUMNS)
+    return flat.groupBy(*ATTRIBUTION_KEYS, *keys).agg(*_measures())
 
 
 def unpriced_usage(cost: DataFrame) -> DataFrame:

@@ -11,9 +11,27 @@ from pyspark.sql import functions as F
 from pipelines.config import PipelineConfig
 from pipelines.gold import aggregates
 from pipelines.gold.cost import price_usage
+from pipelines.gold.reconciliation import source_reconciliation
 from pipelines.incremental import date_partitions, existing_usage_dates, refresh_by_date
+from pipelines.silver import system_usage
+from pipelines.silver.precedence import covered_days
+from pipelines.silver.refresh import typed_legacy_usage
+from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import TableStore
-from pipelines.tables import COST, COST_DAILY, PRICES, UNPRICED_USAGE, USAGE, TableSpec
+from pipelines.tables import (
+    COST,
+    COST_BY_IDENTITY,
+    COST_BY_TAG,
+    COST_BY_WORKLOAD,
+    COST_DAILY,
+    LEGACY_USAGE,
+    PRICES,
+    SOURCE_RECONCILIATION,
+    SYSTEM_USAGE,
+    UNPRICED_USAGE,
+    USAGE,
+    TableSpec,
+)
 
 
 def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None], DataFrame]:
@@ -40,6 +58,9 @@ def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, i
     read_cost = _reader(store, COST)
     builders: dict[TableSpec, Callable[[DataFrame], DataFrame]] = {
         COST_DAILY: aggregates.cost_daily,
+        COST_BY_TAG: aggregates.cost_by_tag,
+        COST_BY_WORKLOAD: aggregates.cost_by_workload,
+        COST_BY_IDENTITY: aggregates.cost_by_identity,
         UNPRICED_USAGE: aggregates.unpriced_usage,
     }
     versions = {}
@@ -50,3 +71,20 @@ def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, i
 
         versions[table.key] = refresh_by_date(store, table, [COST], config.fingerprint("currency"), build)
     return versions
+
+
+def refresh_reconciliation(store: TableStore, config: PipelineConfig) -> int | None:
+    """Recompute legacy-vs-system totals for the dates whose legacy, system or silver rows changed."""
+    spark = store.spark
+    workspaces, sku_map = workspaces_frame(spark, config), sku_map_frame(spark, config)
+    read_usage, read_system = _reader(store, USAGE), _reader(store, SYSTEM_USAGE)
+
+    def build(dates: list[date] | None) -> DataFrame:
+        legacy = typed_legacy_usage(store, config, dates, workspaces, sku_map)
+        system = read_usage(dates).where(F.col("source") == system_usage.SOURCE)
+        covered = covered_days(read_system(dates))
+        return source_reconciliation(legacy, system, covered).repartition(F.col("usage_date"))
+
+    fingerprint = config.fingerprint("workspaces", "skus", "account_id")
+    inputs = [LEGACY_USAGE, SYSTEM_USAGE, USAGE]
+    return refresh_by_date(store, SOURCE_RECONCILIATION, inputs, fingerprint, build)

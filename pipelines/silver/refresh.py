@@ -9,33 +9,41 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.config import PipelineConfig
-from pipelines.incremental import plan, refresh_by_date
-from pipelines.silver import legacy_usage
+from pipelines.incremental import date_partitions, plan, refresh_by_date
+from pipelines.silver import legacy_usage, system_usage
+from pipelines.silver.precedence import covered_days, prefer_system_tables
 from pipelines.silver.prices import PRICE_KEY, PriceWindow, changed_periods, to_prices
 from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import Replace, TableStore
-from pipelines.tables import LEGACY_USAGE, LIST_PRICES, PRICES, USAGE
+from pipelines.tables import LEGACY_USAGE, LIST_PRICES, PRICES, SYSTEM_USAGE, USAGE
 
 log = logging.getLogger(__name__)
 
 
+def typed_legacy_usage(
+    store: TableStore, config: PipelineConfig, dates: list[date] | None, workspaces: DataFrame, sku_map: DataFrame
+) -> DataFrame:
+    """Every legacy CSV row of the given dates (all when None) in the silver schema, before precedence."""
+    if dates is None:
+        return legacy_usage.to_usage(store.read(LEGACY_USAGE), workspaces, sku_map, config.account_id)
+    months = sorted({d.strftime("%Y-%m") for d in dates})
+    bronze = store.read(LEGACY_USAGE, [{"usage_month": m} for m in months])
+    usage = legacy_usage.to_usage(bronze, workspaces, sku_map, config.account_id)
+    return usage.where(F.col("usage_date").isin(dates))
+
+
 def refresh_usage(spark: SparkSession, store: TableStore, config: PipelineConfig) -> int | None:
-    """Recompute silver usage for the dates whose bronze deliveries changed."""
+    """Recompute silver usage for the dates whose bronze records changed, from both Databricks sources."""
     workspaces, sku_map = workspaces_frame(spark, config), sku_map_frame(spark, config)
 
     def build(dates: list[date] | None) -> DataFrame:
-        if dates is None:
-            bronze = store.read(LEGACY_USAGE)
-        else:
-            months = sorted({d.strftime("%Y-%m") for d in dates})
-            bronze = store.read(LEGACY_USAGE, [{"usage_month": m} for m in months])
-        usage = legacy_usage.to_usage(bronze, workspaces, sku_map, config.account_id)
-        if dates is not None:
-            usage = usage.where(F.col("usage_date").isin(dates))
-        return usage
+        legacy = typed_legacy_usage(store, config, dates, workspaces, sku_map)
+        system_bronze = store.read(SYSTEM_USAGE, None if dates is None else date_partitions(dates))
+        system = system_usage.to_usage(system_bronze)
+        return prefer_system_tables(legacy, system, covered_days(system_bronze))
 
     fingerprint = config.fingerprint("workspaces", "skus", "account_id")
-    return refresh_by_date(store, USAGE, [LEGACY_USAGE], fingerprint, build)
+    return refresh_by_date(store, USAGE, [LEGACY_USAGE, SYSTEM_USAGE], fingerprint, build)
 
 
 def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:

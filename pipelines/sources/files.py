@@ -42,20 +42,42 @@ def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return hadoop_path, hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
 
 
-def list_files(spark: SparkSession, location: str) -> list[DeliveredFile]:
-    """Files directly under `location` (or the file itself), skipping hidden and `_`-prefixed names."""
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def list_files(spark: SparkSession, location: str, recursive: bool = False) -> list[DeliveredFile]:
+    """Files under `location` (or the file itself), skipping hidden and `_`-prefixed names.
+
+    With `recursive`, files in sub-folders too (an export written by Spark is a folder of part
+    files); hidden and `_`-prefixed folders are skipped as well.
+    """
     path, fs = _file_system(spark, location)
     if not fs.exists(path):
         raise SourceMissing(f"source location does not exist: {location}")
-    files = []
-    for status in fs.listStatus(path):
-        if not status.isFile():
-            continue
-        name = status.getPath().getName()
-        if name.startswith((".", "_")):
-            continue
-        files.append(DeliveredFile(status.getPath().toString(), name, status.getLen(), status.getModificationTime()))
-    return sorted(files, key=lambda f: f.name)
+    files, folders = [], [path]
+    while folders:
+        for status in fs.listStatus(folders.pop()):
+            name = status.getPath().getName()
+            if _hidden(name):
+                continue
+            if status.isDirectory():
+                if recursive:
+                    folders.append(status.getPath())
+                continue
+            files.append(
+                DeliveredFile(status.getPath().toString(), name, status.getLen(), status.getModificationTime())
+            )
+    return sorted(files, key=lambda f: f.path)
+
+
+def relative_name(location: str, file: DeliveredFile) -> str:
+    """A file's path relative to the listed location (its name when listed directly)."""
+    root = location.rstrip("/")
+    for prefix in (root, "file:" + root, "file://" + root):
+        if file.path.startswith(prefix + "/"):
+            return unquote(file.path[len(prefix) + 1 :])
+    return file.name
 
 
 def first_line(spark: SparkSession, location: str) -> str | None:

@@ -1,0 +1,198 @@
+"""Land `system.billing.usage` records in bronze: append-only, each record_id once.
+
+Two kinds of delivery:
+- exports in a landing folder: each new or changed file is a delivery (sha256 against the log);
+- the table itself: records are read from `lookback_days` before the newest ingestion date already
+  landed, and each ingestion date read is a delivery.
+
+Order of commits, each safe to redo: quarantine (replaces the deliveries' quarantine partitions),
+`system_usage` (appends records whose record_id bronze does not hold yet), then the ingest log. A
+run stopped in between reads the same records next time; the record_id check keeps them single.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.storagelevel import StorageLevel
+
+from pipelines.bronze import system_usage
+from pipelines.bronze.ingest_log import (
+    LANDED,
+    REJECTED,
+    LandingResult,
+    LogEntry,
+    Run,
+    append_entries,
+    changed_files,
+    latest_entries,
+)
+from pipelines.columns import normalised_path, normalised_path_column
+from pipelines.config import SystemUsageSource
+from pipelines.incremental import date_partitions
+from pipelines.sources.files import DeliveredFile, first_line, list_files, relative_name
+from pipelines.sources.system_tables import read_exports, read_table
+from pipelines.storage import Replace, TableStore
+from pipelines.tables import QUARANTINE, SYSTEM_USAGE
+
+log = logging.getLogger(__name__)
+
+WATERMARK = "max_ingestion_date"
+Counts = tuple[int, int, int]  # records read, landed, quarantined
+
+
+def land_system_usage(spark: SparkSession, store: TableStore, source: SystemUsageSource, run: Run) -> LandingResult:
+    """Land what is new in the system usage table or its exports."""
+    if source.table is not None:
+        return _land_table(spark, store, source.table, source.lookback_days, run)
+    assert source.path is not None
+    return _land_exports(spark, store, source.path, source.format, run)
+
+
+def _land_exports(spark: SparkSession, store: TableStore, location: str, file_format: str, run: Run) -> LandingResult:
+    result = LandingResult()
+    latest = latest_entries(store, system_usage.SOURCE)
+
+    def key(file: DeliveredFile) -> str:
+        return f"{system_usage.SOURCE}/{relative_name(location, file)}"
+
+    changed, result.unchanged = changed_files(spark, list_files(spark, location, recursive=True), latest, key)
+    if not changed:
+        return result
+    groups: dict[tuple[str, ...], list[tuple[DeliveredFile, str]]] = {}
+    for file, sha in changed:
+        columns: tuple[str, ...] = ()
+        if file_format == "csv":
+            columns = system_usage.header_columns(first_line(spark, file.path))
+            missing = system_usage.missing_columns(list(columns))
+            if missing:
+                entry = _file_entry(key(file), file, sha, REJECTED, "missing columns: " + ", ".join(missing))
+                log.warning("rejected %s: %s", file.path, entry.error)
+                result.rejected.append(entry)
+                continue
+        groups.setdefault(columns, []).append((file, sha))
+    accepted = [pair for group in groups.values() for pair in group]
+    if not accepted:
+        append_entries(store, run, result.rejected)
+        return result
+
+    deliveries = {normalised_path(f.path): key(f) for f, _ in accepted}
+    shas = {key(f): sha for f, sha in accepted}
+    delivery = F.create_map(*[F.lit(x) for pair in deliveries.items() for x in pair])[
+        normalised_path_column(F.col("_source_file"))
+    ]
+    raw = None
+    for group in groups.values():
+        text = system_usage.as_text(read_exports(spark, [f.path for f, _ in group], file_format), delivery)
+        raw = text if raw is None else raw.unionByName(text)
+    assert raw is not None
+    sha_column = F.create_map(*[F.lit(x) for pair in shas.items() for x in pair])[F.col("delivery")]
+    landed, version, counts = _land(spark, store, raw, sha_column, run, list(shas))
+    for file, digest in accepted:
+        row = counts.get(key(file))
+        if row is None:
+            entry = _file_entry(key(file), file, digest, REJECTED, f"no records: empty or not a {file_format} file")
+            log.warning("rejected %s: %s", file.path, entry.error)
+            result.rejected.append(entry)
+            continue
+        entry = _file_entry(key(file), file, digest, LANDED).with_counts(*row)
+        result.landed.append(replace(entry, table_version=version))
+    result.bronze_version = version if landed else None
+    append_entries(store, run, result.landed + result.rejected)
+    return result
+
+
+def _file_entry(delivery: str, file: DeliveredFile, sha: str, status: str, error: str | None = None) -> LogEntry:
+    return LogEntry(system_usage.SOURCE, delivery, file.path, file.size, file.modified_ms, sha, status, error=error)
+
+
+def _land_table(spark: SparkSession, store: TableStore, table: str, lookback_days: int, run: Run) -> LandingResult:
+    result = LandingResult()
+    last = store.last_commit(SYSTEM_USAGE)
+    watermark = last.metadata.get(WATERMARK) if last else None
+    since = None if watermark is None else date.fromisoformat(watermark) - timedelta(days=lookback_days)
+    log.info("reading %s%s", table, "" if since is None else f" ingested since {since}")
+    raw = read_table(spark, table, since)
+    delivery = F.concat(F.lit(f"{table}@ingestion_date="), F.col("ingestion_date").cast("string"))
+    text = system_usage.as_text(raw, delivery)
+    latest = latest_entries(store, system_usage.SOURCE)
+
+    def is_new(delivery_key: str, counts: Counts) -> bool:
+        seen = latest.get(delivery_key)
+        return seen is None or (seen.rows_read, seen.rows_quarantined) != (counts[0], counts[2])
+
+    landed, version, counts = _land(spark, store, text, F.lit(None).cast("string"), run, None, is_new)
+    for delivery_key, row in sorted(counts.items()):
+        if is_new(delivery_key, row):
+            entry = LogEntry(system_usage.SOURCE, delivery_key, table, row[0], 0, None, LANDED).with_counts(*row)
+            result.landed.append(replace(entry, table_version=version))
+    result.unchanged = len(counts) - len(result.landed)
+    result.bronze_version = version if landed else None
+    append_entries(store, run, result.landed)
+    return result
+
+
+def _land(
+    spark: SparkSession,
+    store: TableStore,
+    text: DataFrame,
+    sha: Column,
+    run: Run,
+    deliveries: list[str] | None,
+    is_new: Callable[[str, Counts], bool] | None = None,
+) -> tuple[int, int | None, dict[str, Counts]]:
+    """Validate, quarantine and append new records. Returns (records appended, bronze version, counts per delivery).
+
+    `deliveries` names the deliveries whose quarantine partitions are replaced (None: those `is_new` accepts).
+    """
+    ingested_at = F.lit(run.started_at).cast("timestamp")
+    validated = system_usage.validate(text).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        count_rows = system_usage.counts_by_delivery(validated).collect()
+        counts = {r.delivery: (r.rows_read, r.rows_landed, r.rows_quarantined) for r in count_rows}
+        if deliveries is None:
+            assert is_new is not None
+            deliveries = [d for d, c in counts.items() if is_new(d, c)]
+        quarantined_now = any(counts.get(d, (0, 0, 0))[2] for d in deliveries)
+        if deliveries and (quarantined_now or _had_quarantine(store, deliveries)):
+            store.write(
+                QUARANTINE,
+                system_usage.quarantined_rows(validated.where(F.col("delivery").isin(deliveries)), sha, ingested_at),
+                Replace.where([{"source": system_usage.SOURCE, "delivery": d} for d in deliveries]),
+                {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
+            )
+        landed = system_usage.landed_rows(validated, sha, ingested_at)
+        dates = sorted(r.usage_date for r in landed.select("usage_date").distinct().collect())
+        existing = store.read(SYSTEM_USAGE, date_partitions(dates)) if dates else store.empty(SYSTEM_USAGE)
+        new = system_usage.new_records(landed, existing).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            summary = new.groupBy("usage_date").agg(F.count(F.lit(1)).alias("n"), F.max("ingestion_date").alias("m"))
+            per_date = summary.collect()
+            appended = sum(r.n for r in per_date)
+            version = None
+            if appended:
+                last = store.last_commit(SYSTEM_USAGE)
+                marks = [r.m.isoformat() for r in per_date] + [(last.metadata.get(WATERMARK) if last else None) or ""]
+                metadata = {
+                    "run_id": run.run_id,
+                    "changed": {"usage_dates": sorted(r.usage_date.isoformat() for r in per_date)},
+                    WATERMARK: max(marks),
+                }
+                version = store.write(SYSTEM_USAGE, new, Replace.nothing(), metadata)
+                log.info("appended %d new system usage records for %d usage dates", appended, len(per_date))
+        finally:
+            new.unpersist()
+    finally:
+        validated.unpersist()
+    return appended, version, counts
+
+
+def _had_quarantine(store: TableStore, deliveries: list[str]) -> bool:
+    """Whether the log says any of these deliveries had quarantined records before (they must be cleared)."""
+    latest = latest_entries(store, system_usage.SOURCE)
+    return any(latest[d].rows_quarantined for d in deliveries if d in latest)

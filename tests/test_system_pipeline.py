@@ -1,0 +1,255 @@
+"""Legacy CSVs and system-table exports through the whole pipeline: precedence, reconciliation, units,
+overlapping exports, the sample questions, and a late restatement that recomputes one day only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.config import PipelineConfig, load_config
+from pipelines.runner import run_pipeline
+from pipelines.storage import TableStore, open_store
+from pipelines.tables import (
+    COST,
+    COST_BY_IDENTITY,
+    COST_BY_TAG,
+    COST_BY_WORKLOAD,
+    COST_DAILY,
+    INGEST_LOG,
+    QUARANTINE,
+    SOURCE_RECONCILIATION,
+    SYSTEM_USAGE,
+    UNPRICED_USAGE,
+    USAGE,
+    TableSpec,
+)
+from pipelines.views import register_list_prices_view, register_views
+from tests.conftest import (
+    REPO,
+    SERVERLESS_JOBS,
+    correction,
+    system_record,
+    usage_row,
+    write_config,
+    write_delivery,
+    write_prices,
+    write_system_export,
+)
+
+WS = "1111111111111111"
+NOTEBOOKS = "PREMIUM_INTERACTIVE_SERVERLESS_COMPUTE_US_EAST_N_VIRGINIA"
+STORAGE = "PREMIUM_DEFAULT_STORAGE_US_EAST_N_VIRGINIA"
+ANA, BOB = "ana@example.com", "bob@example.com"
+
+O1 = system_record("o1", "10", job=("101", "nightly etl"), run_as=ANA)
+O2 = system_record("o2", "2.5", sku="PREMIUM_JOBS_COMPUTE", job=("102", "classic"), run_as=BOB, serverless=False)
+O3 = system_record(
+    "o3",
+    "4",
+    sku=NOTEBOOKS,
+    job=None,
+    notebook=("n1", "/Users/ana/explore"),
+    product="INTERACTIVE",
+    tags={"team": "ml"},
+)
+O4 = system_record("o4", "7", sku=STORAGE, unit="DSU", job=None, run_as=None, product="DEFAULT_STORAGE")
+O5 = system_record("o5", "1.25", day="2024-03-06", job=("101", "nightly etl"), run_as=ANA)
+# O3 corrected: retracted and restated with 3 DBUs.
+R3 = correction(O3, "r3", "RETRACTION", "2024-03-08")
+S3 = correction(O3, "s3", "RESTATEMENT", "2024-03-08", usage_quantity=Decimal("3"))
+
+
+def write_stage_one(spark: SparkSession, tmp: Path) -> PipelineConfig:
+    """Legacy CSVs for February and March, system-table exports from 2024-03-05 on (two overlapping files)."""
+    legacy = tmp / "legacy"
+    write_delivery(legacy, WS, "2024-02", [usage_row(timestamp="2024-02-10T09:59:59.999Z", dbus="4.0")])
+    write_delivery(
+        legacy,
+        WS,
+        "2024-03",
+        [
+            usage_row(timestamp="2024-03-05T09:59:59.999Z", dbus="3.0"),  # covered by system tables
+            usage_row(timestamp="2024-03-20T09:59:59.999Z", dbus="2.0"),  # not covered
+        ],
+    )
+    write_system_export(spark, tmp / "system", "export_date=2024-03-06", [O1, O2, O3, O4])
+    write_system_export(spark, tmp / "system", "export_date=2024-03-08", [O1, O5, R3, S3])  # O1 again
+    write_prices(
+        tmp / "prices" / "prices.csv",
+        [
+            ("PREMIUM_JOBS_COMPUTE", "2023-01-01T00:00:00Z", "", "0.15"),
+            (SERVERLESS_JOBS, "2023-01-01T00:00:00Z", "", "0.35"),
+            (NOTEBOOKS, "2023-01-01T00:00:00Z", "", "0.75"),
+            (STORAGE, "2023-01-01T00:00:00Z", "", "0.023", "DSU"),
+        ],
+    )
+    extra = f"  system_usage:\n    path: {tmp / 'system'}\n    format: parquet\n"
+    path = write_config(
+        tmp, legacy, tmp / "prices", workspaces=f'  "{WS}": {{cloud: AWS, tier: PREMIUM, region: us-east-1}}\n'
+    )
+    text = path.read_text().replace("workspaces:\n", extra + "workspaces:\n", 1)
+    path.write_text(text)
+    return load_config(path)
+
+
+@pytest.fixture(scope="module")
+def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
+    config = write_stage_one(spark, tmp_path_factory.mktemp("system"))
+    run_pipeline(spark, config)
+    return config
+
+
+def quantities(store: TableStore, table: TableSpec, *keys: str) -> dict[tuple, Decimal]:
+    rows = store.read(table).groupBy(*keys).agg(F.sum("usage_quantity").alias("q")).collect()
+    return {tuple(str(r[k]) for k in keys): r.q for r in rows}
+
+
+def test_system_tables_take_precedence_and_nothing_is_counted_twice(spark, built):
+    store = open_store(spark, built)
+    by_day = quantities(store, USAGE, "usage_date", "source", "usage_unit")
+    assert by_day == {
+        ("2024-02-10", "legacy_csv", "DBU"): Decimal("4"),
+        ("2024-03-05", "system_tables", "DBU"): Decimal("15.5"),  # 10 + 2.5 + 3 (restated); legacy 3.0 left out
+        ("2024-03-05", "system_tables", "DSU"): Decimal("7"),
+        ("2024-03-06", "system_tables", "DBU"): Decimal("1.25"),
+        ("2024-03-20", "legacy_csv", "DBU"): Decimal("2"),
+    }
+    assert store.read(COST).count() == store.read(USAGE).count() == 7
+
+
+def test_overlapping_exports_land_each_record_once_and_every_record_is_accounted_for(spark, built):
+    store = open_store(spark, built)
+    assert sorted(r.record_id for r in store.read(SYSTEM_USAGE).collect()) == ["o1", "o2", "o3", "o4", "o5", "r3", "s3"]
+    logged = [r for r in store.read_rows(INGEST_LOG) if r["source"] == "system_usage"]
+    assert len(logged) == 2
+    assert all(r["rows_read"] == r["rows_landed"] + r["rows_quarantined"] == 4 for r in logged)
+
+
+def test_source_reconciliation_shows_both_totals_and_the_difference(spark, built):
+    store = open_store(spark, built)
+    rows = {
+        (str(r.usage_date), r.sku_name, r.usage_unit): r
+        for r in store.read(SOURCE_RECONCILIATION).collect()
+        if r.workspace_id == WS
+    }
+    overlap = rows[("2024-03-05", "PREMIUM_JOBS_COMPUTE", "DBU")]
+    assert (overlap.legacy_quantity, overlap.system_quantity, overlap.difference) == (
+        Decimal("3"),
+        Decimal("2.5"),
+        Decimal("0.5"),
+    )
+    assert overlap.source_used == "system_tables"
+    legacy_only = rows[("2024-03-20", "PREMIUM_JOBS_COMPUTE", "DBU")]
+    assert (legacy_only.system_quantity, legacy_only.difference, legacy_only.source_used) == (
+        None,
+        Decimal("2"),
+        "legacy_csv",
+    )
+    system_only = rows[("2024-03-05", SERVERLESS_JOBS, "DBU")]
+    assert (system_only.legacy_quantity, system_only.difference) == (None, Decimal("-10"))
+
+
+def test_units_are_never_summed_together_and_are_priced_by_their_own_unit(spark, built):
+    store = open_store(spark, built)
+    daily = store.read(COST_DAILY).where("usage_date = '2024-03-05' AND source = 'system_tables'").collect()
+    assert {(r.sku_name, r.usage_unit) for r in daily} == {
+        (SERVERLESS_JOBS, "DBU"),
+        ("PREMIUM_JOBS_COMPUTE", "DBU"),
+        (NOTEBOOKS, "DBU"),
+        (STORAGE, "DSU"),
+    }
+    storage = next(r for r in daily if r.usage_unit == "DSU")
+    assert storage.effective_cost == Decimal("0.161")  # 7 DSU x 0.023
+    for table in (COST_BY_TAG, COST_BY_WORKLOAD, COST_BY_IDENTITY):
+        assert {r.usage_unit for r in store.read(table).collect()} <= {"DBU", "DSU"}
+
+
+def test_attribution_tables(spark, built):
+    store = open_store(spark, built)
+    tags = {
+        (r.tag_key, r.tag_value): r.usage_quantity
+        for r in store.read(COST_BY_TAG).where("usage_unit = 'DBU'").collect()
+    }
+    assert tags[("team", "ml")] == Decimal("3")
+    workloads = store.read(COST_BY_WORKLOAD).where("workload_type = 'job'").groupBy("workload_id", "workload_name")
+    jobs = {(r.workload_id, r.workload_name): r.q for r in workloads.agg(F.sum("usage_quantity").alias("q")).collect()}
+    assert jobs == {("101", "nightly etl"): Decimal("11.25"), ("102", "classic"): Decimal("2.5")}
+    identities = store.read(COST_BY_IDENTITY).where("usage_unit = 'DBU'").groupBy("identity", "identity_role")
+    who = {(r.identity, r.identity_role): r.q for r in identities.agg(F.sum("usage_quantity").alias("q")).collect()}
+    assert who[(ANA, "run_as")] == Decimal("14.25")  # 10 + 3 + 1.25
+    assert who[("ana@example.com", "cluster_owner")] == Decimal("6")  # legacy rows: the cluster owner
+
+
+QUESTIONS = {
+    "1_user_cost": {"identity": ANA, "start": "2024-03-01", "end": "2024-03-15"},
+    "2_expensive_notebooks": {"today": "2024-03-25"},
+    "3_expensive_jobs": {"today": "2024-03-25"},
+    "4_user_dbus": {"user_name": "ana", "domain_name": "example", "top_level_domain": "com", "today": "2024-03-25"},
+    "5_tag_dbus": {"tag_key": "team", "tag_value": "data", "today": "2024-03-25"},
+}
+
+
+def answer(rows: list) -> list[str]:
+    """Rows compared by value: decimals of different scales are equal, order of equal totals does not matter."""
+    return sorted(repr(tuple(v.normalize() if isinstance(v, Decimal) else v for v in row)) for row in rows)
+
+
+@pytest.mark.parametrize("question", sorted(QUESTIONS))
+def test_each_sample_question_gives_the_seed_answer_from_gold(spark, built, question):
+    store = open_store(spark, built)
+    register_views(store, [USAGE, COST_BY_TAG, COST_BY_WORKLOAD, COST_BY_IDENTITY])
+    register_list_prices_view(store)
+    args = QUESTIONS[question]
+    seed = spark.sql((REPO / "queries" / "seed" / f"{question}.sql").read_text(), args=args).collect()
+    gold = spark.sql((REPO / "queries" / "gold" / f"{question}.sql").read_text(), args=args).collect()
+    assert seed, "the test data should give the question an answer"
+    assert answer(gold) == answer(seed)
+    if question == "1_user_cost":
+        assert gold[0][0] == Decimal("6.1875")  # 10 x 0.35 + 3 x 0.75 + 1.25 x 0.35
+
+
+def touched_partitions(store: TableStore, table: TableSpec, version: int) -> set[str]:
+    """The partition values of the files one commit added or removed, read from the Delta log."""
+    log = Path(store.location(table)) / "_delta_log" / f"{version:020d}.json"
+    touched = set()
+    for line in log.read_text().splitlines():
+        action = json.loads(line)
+        for kind in ("add", "remove"):
+            if kind in action:
+                touched.add(action[kind]["partitionValues"]["usage_date"])
+    return touched
+
+
+def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
+    config = load_config(built.source_file)
+    # Work on a copy, so the other tests keep the first state.
+    shutil.copytree(Path(config.warehouse), tmp_path / "warehouse")
+    moved = Path(config.source_file).read_text().replace(config.warehouse, str(tmp_path / "warehouse"))
+    (tmp_path / "pipeline.yml").write_text(moved)
+    shutil.copy(Path(config.source_file).parent / "skus.yml", tmp_path / "skus.yml")
+    config = load_config(tmp_path / "pipeline.yml")
+    system = Path(config.system_usage.path)  # type: ignore[union-attr]
+    late = [
+        correction(O5, "r5", "RETRACTION", "2024-04-15"),
+        correction(O5, "s5", "RESTATEMENT", "2024-04-15", usage_quantity=Decimal("2")),
+    ]
+    write_system_export(spark, system, "export_date=2024-04-15", late)  # 40 days after 2024-03-06
+
+    summary = run_pipeline(spark, config)
+    store = open_store(spark, config)
+    derived = [USAGE, COST, COST_DAILY, COST_BY_TAG, COST_BY_WORKLOAD, COST_BY_IDENTITY, SOURCE_RECONCILIATION]
+    assert set(summary.written) == {"bronze.system_usage", "gold.unpriced_usage", *(t.key for t in derived)}
+    assert touched_partitions(store, SYSTEM_USAGE, summary.written["bronze.system_usage"]) == {"2024-03-06"}
+    for table in derived:
+        assert touched_partitions(store, table, summary.written[table.key]) == {"2024-03-06"}, table
+    # That day has no unpriced usage: the commit records the day as recomputed and touches no file.
+    assert touched_partitions(store, UNPRICED_USAGE, summary.written["gold.unpriced_usage"]) == set()
+    assert store.last_commit(UNPRICED_USAGE).metadata["changed"] == {"usage_dates": ["2024-03-06"]}
+    assert quantities(store, USAGE, "usage_date")[("2024-03-06",)] == Decimal("2")
+    assert store.row_count(QUARANTINE) == 0

@@ -1,0 +1,120 @@
+"""System usage records: validation, record_id dedupe, and netting of corrections (transform level)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.bronze import system_usage as bronze
+from pipelines.silver import system_usage as silver
+from tests.conftest import correction, system_frame, system_record
+
+
+def landed(spark: SparkSession, records: list[tuple]) -> DataFrame:
+    """Records as bronze stores them (through the same text rendering and checks as a real landing)."""
+    text = bronze.as_text(system_frame(spark, records).withColumn("_source_file", F.lit("export")), F.lit("d"))
+    return bronze.landed_rows(bronze.validate(text), F.lit(None).cast("string"), F.current_timestamp())
+
+
+def netted(spark: SparkSession, records: list[tuple]) -> dict[tuple, Decimal]:
+    rows = silver.to_usage(landed(spark, records)).collect()
+    return {
+        (r.sku_name, tuple(sorted((r.custom_tags or {}).items())), r.usage_start_time.hour): r.usage_quantity
+        for r in rows
+    }
+
+
+ORIGINAL = system_record("o1", quantity="259.4356", tags={"team": "ml"})
+KEY = (ORIGINAL[3], (("team", "ml"),), 10)
+
+
+def test_an_original_alone_stays_as_it_is(spark):
+    assert netted(spark, [ORIGINAL]) == {KEY: Decimal("259.4356")}
+
+
+def test_a_lone_retraction_removes_the_usage(spark):
+    retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
+    assert netted(spark, [ORIGINAL, retraction]) == {}
+
+
+def test_a_restatement_replaces_the_quantity(spark):
+    retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
+    restatement = correction(ORIGINAL, "s1", "RESTATEMENT", "2024-03-20", usage_quantity=Decimal("100.5"))
+    assert netted(spark, [ORIGINAL, retraction, restatement]) == {KEY: Decimal("100.5")}
+
+
+def test_a_restatement_that_changes_a_tag_moves_the_usage_to_the_new_tag(spark):
+    retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
+    restatement = correction(ORIGINAL, "s1", "RESTATEMENT", "2024-03-20", custom_tags={"team": "bi"})
+    result = netted(spark, [ORIGINAL, retraction, restatement])
+    assert result == {(ORIGINAL[3], (("team", "bi"),), 10): Decimal("259.4356")}
+
+
+def test_a_restatement_that_changes_the_sku_moves_the_usage_to_the_new_sku(spark):
+    retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
+    restatement = correction(ORIGINAL, "s1", "RESTATEMENT", "2024-03-20", sku_name="PREMIUM_JOBS_COMPUTE")
+    assert netted(spark, [ORIGINAL, retraction, restatement]) == {
+        ("PREMIUM_JOBS_COMPUTE", (("team", "ml"),), 10): Decimal("259.4356")
+    }
+
+
+def test_tag_maps_net_whatever_order_their_keys_arrive_in(spark):
+    two_tags = system_record("o2", quantity="2", tags={"a": "1", "b": "2"})
+    # The same map written with its keys in the other order, as JSON text would carry it.
+    retraction = correction(two_tags, "r2", "RETRACTION", "2024-03-20")
+    text = bronze.as_text(
+        system_frame(spark, [two_tags, retraction]).withColumn("_source_file", F.lit("x")), F.lit("d")
+    )
+    reordered = text.withColumn(
+        "custom_tags", F.when(F.col("record_id") == "r2", F.lit('{"b":"2","a":"1"}')).otherwise(F.col("custom_tags"))
+    )
+    rows = silver.to_usage(bronze.landed_rows(bronze.validate(reordered), F.lit(None), F.current_timestamp())).collect()
+    assert rows == []
+
+
+def test_netted_totals_equal_the_seed_group_by_all_query(spark):
+    """The seed's `GROUP BY ALL HAVING sum != 0` over raw records, summed per workspace, day, SKU and unit."""
+    records = [ORIGINAL, correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")]
+    records += [system_record(f"o{i}", quantity=f"{i}.25", hour=i, day=f"2024-03-0{1 + i % 3}") for i in range(2, 9)]
+    third = records[4]
+    records += [
+        correction(third, "r3", "RETRACTION", "2024-04-01"),
+        correction(third, "s3", "RESTATEMENT", "2024-04-01", usage_quantity=Decimal("0.125")),
+        system_record("dsu", quantity="7", unit="DSU", sku="PREMIUM_DEFAULT_STORAGE_US_EAST_N_VIRGINIA", job=None),
+    ]
+    system_frame(spark, records).createOrReplaceTempView("raw_usage")
+    seed = spark.sql(
+        """
+        SELECT workspace_id, usage_date, sku_name, usage_unit, SUM(usage_quantity) AS quantity FROM (
+          SELECT workspace_id, usage_date, sku_name, usage_unit, usage_metadata.job_id, usage_start_time,
+                 usage_end_time, to_json(custom_tags) AS tags, SUM(usage_quantity) AS usage_quantity
+          FROM raw_usage GROUP BY ALL HAVING usage_quantity != 0)
+        GROUP BY ALL
+        """
+    )
+    ours = (
+        silver.to_usage(landed(spark, records))
+        .groupBy("workspace_id", "usage_date", "sku_name", "usage_unit")
+        .agg(F.sum("usage_quantity").alias("quantity"))
+    )
+    assert sorted(seed.collect()) == sorted(ours.collect())
+    assert {r.usage_unit for r in ours.collect()} == {"DBU", "DSU"}
+
+
+def test_bad_records_get_a_reason_and_good_ones_none(spark):
+    good = system_record("g1")
+    no_id = system_record("")
+    bad_type = system_record("b2", record_type="CORRECTION")
+    frame = system_frame(spark, [good, no_id, bad_type]).withColumn("_source_file", F.lit("x"))
+    reasons = {r.record_id: r._reason for r in bronze.validate(bronze.as_text(frame, F.lit("d"))).collect()}
+    assert reasons["g1"] is None
+    assert reasons[""] == "missing record_id"
+    assert reasons["b2"] == "record_type is not one of ORIGINAL, RETRACTION, RESTATEMENT"
+
+
+def test_new_records_keeps_each_record_id_once_and_skips_what_bronze_holds(spark):
+    first = landed(spark, [system_record("a"), system_record("b")])
+    again = landed(spark, [system_record("b"), system_record("c"), system_record("c")])
+    assert sorted(r.record_id for r in bronze.new_records(again, first).collect()) == ["c"]
