@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ROWS ?= 20000
+DEMO_SYSTEM_ROWS ?= 20000
 BENCH_ROWS ?= 1000000
 
 .DEFAULT_GOAL := help
@@ -20,12 +21,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the project with its development tools
 
-data/.generated:
+# Legacy CSVs for 2024-01..03 and system-table exports from 2024-03-01 (March is covered by both).
+data/.generated-v2:
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python benchmarks/generate.py --out data --rows $(DEMO_ROWS) > /dev/null
-	touch data/.generated
+	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
+	touch data/.generated-v2
 
-demo: $(STAMP) data/.generated ## generate sample deliveries, run bronze -> silver -> gold, print a cost summary
+demo: $(STAMP) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a cost summary
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pyspark.sql.types import StructType
@@ -81,6 +82,13 @@ PRICE_COLUMNS = (
 )
 
 
+@functools.cache
+def _parse_ddl(ddl: str) -> StructType:
+    parsed = StructType.fromDDL(ddl)
+    assert isinstance(parsed, StructType)
+    return parsed
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """One table's contract. `ddl` is a Spark DDL column list."""
@@ -95,10 +103,8 @@ class TableSpec:
         return f"{self.layer}.{self.name}"
 
     def schema(self) -> StructType:
-        """The Spark schema (needs an active SparkSession to parse the DDL)."""
-        parsed = StructType.fromDDL(self.ddl)
-        assert isinstance(parsed, StructType)
-        return parsed
+        """The Spark schema (needs an active SparkSession to parse the DDL the first time)."""
+        return _parse_ddl(self.ddl)
 
     def __str__(self) -> str:
         return self.key

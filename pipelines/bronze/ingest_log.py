@@ -11,7 +11,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from pipelines.sources.files import DeliveredFile, sha256_of
-from pipelines.storage import Replace, TableStore
+from pipelines.storage import TableStore
 from pipelines.tables import INGEST_LOG
 
 LANDED = "landed"
@@ -132,5 +132,4 @@ def append_entries(store: TableStore, run: Run, entries: list[LogEntry]) -> None
         )
         for e in entries
     ]
-    data = store.spark.createDataFrame(rows, INGEST_LOG.schema())
-    store.write(INGEST_LOG, data, Replace.nothing(), {"run_id": run.run_id})
+    store.append_rows(INGEST_LOG, rows, {"run_id": run.run_id})

@@ -126,6 +126,11 @@ class TableStore(ABC):
     ) -> int:
         """Commit `data` in one transaction, replacing what `replace` names; returns the new version."""
 
+    def append_rows(self, table: TableSpec, rows: Sequence[tuple[Any, ...]], metadata: Mapping[str, Any]) -> int:
+        """Append a few rows built on the driver, in the table's column order (bookkeeping tables only)."""
+        data = self.spark.createDataFrame(list(rows), table.schema())
+        return self.write(table, data, Replace.nothing(), metadata)
+
     @abstractmethod
     def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
         """The newest `limit` commits (all when None), oldest first; empty if the table does not exist."""
@@ -161,5 +166,7 @@ class TableStore(ABC):
 
     def conform(self, table: TableSpec, data: DataFrame) -> DataFrame:
         """Select and cast `data` to the table's contract, so every writer stores the same schema."""
-        columns = [F.col(f"`{f.name}`").cast(f.dataType).alias(f.name) for f in table.schema().fields]
-        return data.select(*columns)
+        # One expression list in one call: building Column objects field by field costs a JVM round trip each.
+        return data.selectExpr(
+            *[f"CAST(`{f.name}` AS {f.dataType.simpleString()}) AS `{f.name}`" for f in table.schema().fields]
+        )

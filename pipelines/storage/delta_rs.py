@@ -15,14 +15,14 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import AddAction, CommitProperties, RemoveAction, create_table_with_add_actions
 from pyspark.sql import DataFrame, SparkSession
@@ -47,9 +47,13 @@ def _nullable(data_type: pa.DataType) -> pa.DataType:
     return data_type
 
 
-def delta_schema(table: TableSpec) -> DeltaSchema:
+def arrow_schema(table: TableSpec) -> pa.Schema:
     arrow = to_arrow_schema(table.schema(), timestamp_utc=True)
-    return DeltaSchema.from_arrow(pa.schema([pa.field(f.name, _nullable(f.type), nullable=True) for f in arrow]))
+    return pa.schema([pa.field(f.name, _nullable(f.type), nullable=True) for f in arrow])
+
+
+def delta_schema(table: TableSpec) -> DeltaSchema:
+    return DeltaSchema.from_arrow(arrow_schema(table))
 
 
 def _partition_values(relative_dir: str) -> dict[str, str | None]:
@@ -131,6 +135,19 @@ class DeltaRsStore(TableStore):
             return self._commit(table, adds, replace, metadata)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def append_rows(self, table: TableSpec, rows: Sequence[tuple[Any, ...]], metadata: Mapping[str, Any]) -> int:
+        """A few driver-side rows go straight to `deltalake` (no Spark job); the first write creates the table."""
+        if self._table(table) is None or table.partition_by:
+            return super().append_rows(table, rows, metadata)
+        schema = arrow_schema(table)
+        data = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in rows], schema=schema)
+        properties = CommitProperties(custom_metadata={"userMetadata": encode_metadata(metadata)})
+        try:
+            write_deltalake(self.location(table), data, mode="append", commit_properties=properties)
+        except Exception as error:  # deltalake raises several unrelated types
+            raise StorageError(f"could not commit to {table}: {error}") from error
+        return DeltaTable(self.location(table)).version()
 
     def _move_into_table(self, staging: str, root: str) -> list[AddAction]:
         adds = []
