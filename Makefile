@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 DEMO_ROWS ?= 20000
 DEMO_SYSTEM_ROWS ?= 20000
 BENCH_ROWS ?= 1000000
+BENCH_SYSTEM_ROWS ?= 10000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test lint format bench bench-legacy bench-system clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,8 +45,13 @@ format: $(STAMP) ## apply ruff fixes and formatting
 test: lint ## lint, then the test suite
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) ## benchmark on generated deliveries (1M rows by default); prints JSON
+bench: bench-legacy bench-system ## both benchmarks below (long: about an hour on 2 cores)
+
+bench-legacy: $(STAMP) ## legacy CSV benchmark (1M rows by default); prints JSON
 	$(BIN)/python -m benchmarks.bench --rows $(BENCH_ROWS)
+
+bench-system: $(STAMP) ## system usage benchmark (10M records over 12 months by default); prints JSON
+	$(BIN)/python -m benchmarks.bench_system --rows $(BENCH_SYSTEM_ROWS)
 
 clean: ## remove generated data, warehouses and the virtualenv
 	rm -rf $(VENV) data warehouse bench-data

@@ -26,7 +26,7 @@ START_DAY = date(2024, 3, 1)
 TARGETS = {"new_day_vs_full_backfill": 0.10, "python_driver_memory_growth": 1.25}
 
 
-def generate(data: Path, rows: int, days: int, new_day_rows: int) -> dict[str, Any]:
+def generate(data: Path, rows: int, days: int) -> dict[str, Any]:
     """Exports of `rows` records over `days` days plus the list prices, unless a marker says they are there."""
     marker = data / f".generated-{rows}-{days}"
     if marker.exists():
@@ -47,6 +47,7 @@ def add_new_day(data: Path, rows: int, days: int, new_day_rows: int) -> dict[str
     day = START_DAY + timedelta(days=days)
     command = [sys.executable, "-m", "benchmarks.system_usage", "--out", str(data), "--rows", str(new_day_rows)]
     command += ["--start-day", START_DAY.isoformat(), "--days", str(days), "--new-day", day.isoformat()]
+    command += ["--export-rows", str(rows)]
     done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -80,7 +81,7 @@ def write_config(path: Path, data: Path, warehouse: Path) -> Path:
 def backfill(work: Path, rows: int, days: int) -> tuple[Path, Path, dict[str, Any], dict[str, Any]]:
     """Generate (or reuse) a data set and time a full backfill into a fresh warehouse."""
     data, warehouse = work / f"system-data-{rows}", work / f"system-warehouse-{rows}"
-    generated = generate(data, rows, days, 0)
+    generated = generate(data, rows, days)
     remove_new_day(data, days)
     config = write_config(work / f"system-pipeline-{rows}.yml", data, warehouse)
     shutil.rmtree(warehouse, ignore_errors=True)

@@ -10,6 +10,8 @@ hash-based column expressions over `spark.range`, so any record can be rebuilt e
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import csv
 import functools
 import hashlib
@@ -19,9 +21,10 @@ import random
 import re
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -53,24 +56,15 @@ SYSTEM_USAGE_DDL = (
     f" identity_metadata {IDENTITY_METADATA}, record_type string, ingestion_date date,"
     f" billing_origin_product string, product_features {PRODUCT_FEATURES}, usage_type string"
 )
+# One workload resource (job, cluster, notebook, ...) with everything its records share.
 _RESOURCE = (
     "struct<workspace_id:string, sku_name:string, alt_sku:string, usage_unit:string, usage_type:string,"
     " billing_origin_product:string, custom_tags:map<string,string>, alt_tags:map<string,string>, q_min:bigint,"
     f" q_spans:array<bigint>, usage_metadata:{USAGE_METADATA}, identity_metadata:{IDENTITY_METADATA},"
     f" product_features:{PRODUCT_FEATURES}>"
 )
-
-
-class _Cat(NamedTuple):
-    key: str
-    sku: str  # template with {t} = tier, {r} = region suffix
-    unit: str
-    product: str
-    weight: int  # per 100 records of a non-STANDARD workspace
-    size: int  # resources per workspace
-    serverless: bool  # not offered on STANDARD workspaces
-
-
+# weight: records per 100 in a non-STANDARD workspace; size: resources per workspace; serverless: not on STANDARD
+_Cat = collections.namedtuple("_Cat", "key sku unit product weight size serverless")
 _CATS = (
     _Cat("jobs", "{t}_JOBS_COMPUTE", "DBU", "JOBS", 24, 18, False),
     _Cat("all_purpose", "{t}_ALL_PURPOSE_COMPUTE", "DBU", "ALL_PURPOSE", 18, 20, False),
@@ -85,6 +79,7 @@ _CATS = (
 # unit -> usage_type, minimum micro-units, widest span (narrower spans /10, /100, /1000 skew towards small values)
 _UNITS = {"DBU": ("COMPUTE_TIME", 1, 50_000_000), "DSU": ("STORAGE_SPACE", 10_000, 500_000_000)}
 _UNITS["GB"] = ("NETWORK_BYTES", 1_000, 200_000_000)
+_PRICES = {"DBU": (70_000, 881), "DSU": (20_000, 51), "GB": (50_000, 91)}  # lowest micro-price, 0.001 steps
 _TAGS: tuple[dict[str, str], ...] = (
     {},
     {"team": "ml"},
@@ -98,7 +93,7 @@ _NOTEBOOKS = ("Exploración diaria", "churn model", "数据探索", "revenue che
 _ENDPOINTS = ("churn-scorer", "recsys", "fraud-detect", "llm-router", "embeddings")
 
 
-def _enabled(ws: Workspace) -> list[_Cat]:
+def _enabled(ws: Workspace) -> list[Any]:
     return [c for c in _CATS if ws.tier != "STANDARD" or not c.serverless]
 
 
@@ -120,28 +115,20 @@ def _workspace_resources(ws: Workspace) -> list[dict[str, Any]]:
     dbu = [c.sku.format(t=t, r=r) for c in cats if c.unit == "DBU"]
     for c in cats:
         sku, (usage_type, q_min, span) = c.sku.format(t=t, r=r), _UNITS[c.unit]
-        base: dict[str, Any] = {
-            "workspace_id": ws.workspace_id,
-            "sku_name": sku,
-            "usage_unit": c.unit,
-            "usage_type": usage_type,
-        }
-        base |= {"billing_origin_product": c.product, "q_min": q_min, "q_spans": [span // 10**b for b in range(4)]}
-        base["alt_sku"] = dbu[(dbu.index(sku) + 1) % len(dbu)] if c.unit == "DBU" else None
+        alt = dbu[(dbu.index(sku) + 1) % len(dbu)] if c.unit == "DBU" else None  # for SKU-changing restatements
+        base = {"workspace_id": ws.workspace_id, "sku_name": sku, "alt_sku": alt, "usage_unit": c.unit}
+        base |= {"usage_type": usage_type, "billing_origin_product": c.product, "q_min": q_min}
         for k in range(c.size):
             tag = rng.randrange(len(_TAGS)) if c.unit == "DBU" else 0  # storage and egress carry no tags
             md: dict[str, str | None] = {}
             ident: dict[str, str] = {}
             feat: dict[str, Any] = {"is_serverless": c.serverless, "is_photon": False} if c.unit == "DBU" else {}
             if c.key in ("jobs", "jobs_serverless"):
-                md |= {
-                    "job_id": str(rng.randrange(10**14, 10**15)),
-                    "job_name": f"{_JOB_STEMS[k % 6]} #{k + 20 * c.serverless}",
-                }
+                md["job_id"] = str(rng.randrange(10**14, 10**15))
+                md["job_name"] = f"{_JOB_STEMS[k % 6]} #{k + 20 * c.serverless}"
                 ident["run_as"] = rng.choice(runners)
             if c.key == "jobs":
-                md["cluster_id"], md["node_type"] = rng.choice(clusters)
-                feat["jobs_tier"] = "CLASSIC"
+                md["cluster_id"], md["node_type"], feat["jobs_tier"] = (*rng.choice(clusters), "CLASSIC")
             elif c.key == "all_purpose":
                 md["cluster_id"], md["node_type"] = clusters[k]
             elif c.key == "jobs_serverless":
@@ -160,17 +147,13 @@ def _workspace_resources(ws: Workspace) -> list[dict[str, Any]]:
                 md |= {"endpoint_id": f"{rng.getrandbits(128):032x}", "endpoint_name": _ENDPOINTS[k]}
                 feat["serving_type"] = "MODEL"
             elif c.key == "egress":
-                md |= {
-                    "source_region": ws.region,
-                    "destination_region": [x for x in gen.REGION_SUFFIX if x != ws.region][k],
-                }
+                md["source_region"] = ws.region
+                md["destination_region"] = [x for x in gen.REGION_SUFFIX if x != ws.region][k]
             tags = _TAGS[tag]
             first = next(iter(tags), None)
             fixed = {**tags, first: f"{tags[first]}-corrected"} if first else {"team": "unassigned"}
-            out.append(
-                base | {"custom_tags": tags, "alt_tags": fixed, "usage_metadata": md, "identity_metadata": ident}
-            )
-            out[-1]["product_features"] = feat
+            out.append({**base, "custom_tags": tags, "alt_tags": fixed, "q_spans": [span // 10**b for b in range(4)]})
+            out[-1] |= {"usage_metadata": md, "identity_metadata": ident, "product_features": feat}
     return out
 
 
@@ -184,11 +167,10 @@ def _tables(workspaces: int) -> tuple[str, str, str, list[dict[str, Any]]]:
     sizes: list[int] = []
     for ws in gen.WORKSPACES[:workspaces]:
         cats, start = _enabled(ws), len(resources)
-        offsets = [start + sum(c.size for c in cats[:i]) for i in range(len(cats))]
         cum = list(itertools.accumulate(c.weight for c in cats))
         for s in range(100):  # slot s of 100 -> category, by weight
             i = next(i for i, w in enumerate(cum) if s < w * 100 // cum[-1])
-            bases.append(offsets[i])
+            bases.append(start + sum(c.size for c in cats[:i]))
             sizes.append(cats[i].size)
         resources += _workspace_resources(ws)
     return json.dumps(resources, ensure_ascii=False), json.dumps(bases), json.dumps(sizes), resources
@@ -199,7 +181,7 @@ def _day_num(d: date) -> int:
 
 
 def _control(df: DataFrame, seed: int, share: float) -> DataFrame:
-    """Add the per-original control columns (ingestion lag, correction pick, variant, correction lag)."""
+    """Per-original control columns: ingestion lag, corrected or not, correction variant and lag."""
     hc = F.xxhash64(F.lit("ctl"), F.lit(seed), "date_num", "j")
     return df.withColumn("hc", hc).select(
         "date_num",
@@ -225,49 +207,44 @@ def _keys(spark: SparkSession, rows: int, start_day: date, days: int, share: flo
     return orig.unionByName(retract).unionByName(restate)
 
 
-def _uuid(hex32: Column) -> Column:
-    parts = [hex32.substr(1, 8), hex32.substr(9, 4), F.concat(F.lit("4"), hex32.substr(14, 3))]
-    return F.concat_ws("-", *parts, hex32.substr(17, 4), hex32.substr(21, 12))
+def _uuid(a: Column, b: Column) -> Column:
+    """Version-4-looking UUID text from two 64-bit hashes (122 of their bits)."""
 
+    def part(h: Column, shift: int, bits: int) -> Column:
+        return F.lpad(F.hex(F.shiftright(h, shift).bitwiseAND((1 << bits) - 1)), bits // 4, "0")
 
-def _hex32(*cols: Column) -> Column:
-    return F.lower(F.concat(*(F.lpad(F.hex(c), 16, "0") for c in cols)))
+    pieces = [part(a, 32, 32), F.lit("-"), part(a, 16, 16), F.lit("-4"), part(a, 0, 12), F.lit("-")]
+    return F.lower(F.concat(*pieces, part(b, 48, 16), F.lit("-"), part(b, 0, 48)))
 
 
 def _expand(keys: DataFrame, workspaces: int, seed: int, *extra: str) -> DataFrame:
     """The export columns (plus `extra` pass-through columns) for a narrow key frame."""
-    res_json, bases_json, sizes_json, _ = _tables(workspaces)
-    res, bases, sizes = (
-        F.from_json(F.lit(text), f"array<{t}>")
-        for text, t in ((res_json, _RESOURCE), (bases_json, "int"), (sizes_json, "int"))
-    )
+    texts = zip(_tables(workspaces)[:3], (_RESOURCE, "int", "int"), strict=True)
+    res, bases, sizes = (F.from_json(F.lit(text), f"array<{ddl}>") for text, ddl in texts)  # folded to literals
     key = [F.lit(seed), F.col("date_num"), F.col("j")]
-    rid = [F.xxhash64(F.lit(s), *key, F.col("kind"), F.col("ing_num")) for s in ("rid1", "rid2")]
-    hw, hq = F.xxhash64(F.lit("pick"), *key), F.xxhash64(F.lit("qty"), *key)
+    rid = [F.xxhash64(F.lit(s), *key, F.col("kind"), F.col("ing_num")).alias(s) for s in ("rid1", "rid2")]
+    hw, hq = F.xxhash64(F.lit("pick"), *key), F.xxhash64(F.lit("qty"), *key).alias("hq")
     slot = (F.pmod(hw, F.lit(workspaces)) * 100 + F.pmod(F.shiftright(hw, 16), F.lit(100)) + 1).cast("int")
-    s1 = keys.select(*keys.columns, hw.alias("hw"), hq.alias("hq"), _hex32(*rid).alias("rid"), slot.alias("slot"))
-    size = F.element_at(sizes, F.col("slot"))
-    g = (F.element_at(bases, F.col("slot")) + F.pmod(F.shiftright("hw", 32), size)).cast("int")
+    s1 = keys.select(*keys.columns, hw.alias("hw"), hq, *rid, slot.alias("slot"))
+    member = F.pmod(F.shiftright("hw", 32), F.element_at(sizes, F.col("slot")))
+    g = (F.element_at(bases, F.col("slot")) + member).cast("int")
     s2 = s1.select("*", F.element_at(res, g + 1).alias("r"), g.alias("g"))
     r, kind, variant = F.col("r"), F.col("kind"), F.col("variant")
-    run = [F.xxhash64(F.lit(s), F.lit(seed), F.col("g"), F.col("date_num")) for s in ("run1", "run2")]
-    md = r.usage_metadata.withField(
-        "job_run_id", F.when(r.usage_metadata.job_id.isNotNull(), (F.pmod(run[0], F.lit(9 * 10**14)) + 10**14))
-    ).withField("dlt_update_id", F.when(r.usage_metadata.dlt_pipeline_id.isNotNull(), _uuid(_hex32(*run))))
+    run = [F.xxhash64(F.lit(s), F.lit(seed), F.col("g"), F.col("date_num")) for s in ("run1", "run2")]  # 1 per day
+    run_id = (F.pmod(run[0], F.lit(9 * 10**14)) + 10**14).cast("string")
+    md = r.usage_metadata.withField("job_run_id", F.when(r.usage_metadata.job_id.isNotNull(), run_id))
+    md = md.withField("dlt_update_id", F.when(r.usage_metadata.dlt_pipeline_id.isNotNull(), _uuid(*run)))
     q = r.q_min + F.pmod(F.shiftright("hq", 2), F.element_at(r.q_spans, (F.pmod("hq", F.lit(4)) + 1).cast("int")))
     pct = 40 + F.pmod(F.shiftright(F.xxhash64(F.lit("restate"), *key), 8), F.lit(121))  # 40..160 %
-    changed = F.expr("(q * pct) div 100")
+    s3 = s2.select("*", q.alias("q"), pct.alias("pct"), md.alias("md"))
+    changed, q = F.expr("(q * pct) div 100"), F.col("q")
     sku_fix = (kind == 2) & (variant == 8) & r.alt_sku.isNotNull()
     qty_fix = (kind == 2) & ((variant < 6) | ((variant == 8) & r.alt_sku.isNull()))
-    s3 = s2.select("*", q.alias("q"), pct.alias("pct"), md.alias("md"))
-    micro = (
-        F.when(kind == 1, -F.col("q"))
-        .when(qty_fix, F.when((changed == F.col("q")) | (changed <= 0), F.col("q") + 1).otherwise(changed))
-        .otherwise(F.col("q"))
-    )
+    restated = F.when((changed == q) | (changed <= 0), q + 1).otherwise(changed)
+    micro = F.when(kind == 1, -q).when(qty_fix, restated).otherwise(q)  # exact: integer micro-units
     start = F.timestamp_seconds(F.col("date_num").cast("long") * 86400 + (F.col("j") % 24) * 3600)
     return s3.select(
-        _uuid(F.col("rid")).alias("record_id"),
+        _uuid(F.col("rid1"), F.col("rid2")).alias("record_id"),
         F.lit(gen.ACCOUNT_ID).alias("account_id"),
         r.workspace_id.alias("workspace_id"),
         F.when(sku_fix, r.alt_sku).otherwise(r.sku_name).alias("sku_name"),
@@ -280,7 +257,7 @@ def _expand(keys: DataFrame, workspaces: int, seed: int, *extra: str) -> DataFra
         (micro.cast("decimal(20,0)") / F.lit(10**6).cast("decimal(7,0)"))
         .cast("decimal(38,18)")
         .alias("usage_quantity"),
-        F.col("md").cast(USAGE_METADATA).alias("usage_metadata"),
+        F.col("md").alias("usage_metadata"),
         r.identity_metadata.alias("identity_metadata"),
         F.element_at(F.array(*map(F.lit, RECORD_TYPES)), kind + 1).alias("record_type"),
         F.date_from_unix_date("ing_num").alias("ingestion_date"),
@@ -304,21 +281,29 @@ def usage_records(
     return _expand(_keys(spark, rows, start_day, days, correction_share, seed), workspaces, seed)
 
 
-def _counts(keys: DataFrame) -> dict[str, Any]:
+def _summary(keys: DataFrame, path: Path) -> dict[str, Any]:
+    names = ("originals", "retractions", "restatements")
     kind = F.col("kind")
     row = keys.agg(
-        *(F.count(F.when(kind == i, 1)).alias(n) for i, n in enumerate(("originals", "retractions", "restatements"))),
-        F.min("date_num").alias("lo"),
-        F.max("date_num").alias("hi"),
+        *(F.count(F.when(kind == i, 1)).alias(n) for i, n in enumerate(names)), F.min("date_num"), F.max("date_num")
     ).first()
     assert row is not None
-    out = {n: row[n] for n in ("originals", "retractions", "restatements")}
-    first, last = (None if row[x] is None else str(EPOCH + timedelta(days=row[x])) for x in ("lo", "hi"))
-    return {"rows": sum(out.values()), **out, "first_usage_date": first, "last_usage_date": last}
+    first, last = (None if x is None else str(EPOCH + timedelta(days=x)) for x in row[3:])
+    counts = {n: row[n] for n in names}
+    out = {"rows": sum(counts.values()), **counts, "first_usage_date": first, "last_usage_date": last}
+    return out | {"files": sum(1 for _ in path.rglob("part-*.parquet")), "path": str(path)}
 
 
-def _files(path: Path) -> int:
-    return sum(1 for _ in path.rglob("part-*.parquet"))
+@contextlib.contextmanager
+def _jit_friendly(spark: SparkSession) -> Iterator[None]:
+    """Split generated methods the JVM would not JIT-compile (over 8000 bytes: 5x slower after a shuffle)."""
+    key = "spark.sql.codegen.hugeMethodLimit"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "8000")
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before or "65535")
 
 
 def write_exports(
@@ -331,13 +316,16 @@ def write_exports(
     correction_share: float = 0.01,
     seed: int = 7,
 ) -> dict[str, Any]:
-    """Write the records ingested by start_day + days - 1 to `out_dir/export_date=<ingestion date>/`."""
+    """Write the records ingested by start_day + days - 1 to `out_dir/export_date=<ingestion date>/` (overwrites)."""
     end = _day_num(start_day) + days - 1
     keys = _keys(spark, rows, start_day, days, correction_share, seed).filter(F.col("ing_num") <= end)
-    ordered = keys.withColumn("export_date", F.date_from_unix_date("ing_num")).repartition("export_date")
-    records = _expand(ordered.sortWithinPartitions("export_date"), workspaces, seed, "export_date")
-    records.write.mode("overwrite").partitionBy("export_date").parquet(str(out_dir))
-    return {**_counts(keys), "files": _files(Path(out_dir)), "path": str(out_dir)}
+    keys = keys.withColumn("export_date", F.date_from_unix_date("ing_num"))
+    parts = int(spark.conf.get("spark.sql.shuffle.partitions") or 8)  # explicit: AQE must not coalesce to 1 task
+    ordered = keys.repartition(parts, "export_date").sortWithinPartitions("export_date")  # narrow rows only
+    writer = _expand(ordered, workspaces, seed, "export_date").write.mode("overwrite").partitionBy("export_date")
+    with _jit_friendly(spark):
+        writer.parquet(str(out_dir))
+    return _summary(keys, Path(out_dir))
 
 
 def write_new_day(
@@ -366,25 +354,25 @@ def write_new_day(
     total = rows * days if export_rows is None else export_rows
     n_late, parts = max(1, round(rows * late_share)), []
     for i, x in enumerate(dates):
-        n = n_late // len(dates) + (1 if i < n_late % len(dates) else 0)
         per_day = max(0, -(-(total - (x - start)) // days))  # originals of day x in the export
         frame = spark.range(per_day).select(F.lit(x).cast("int").alias("date_num"), F.col("id").alias("j"))
         hl = F.xxhash64(F.lit("late"), F.lit(seed), "date_num", "j")
         slot = F.pmod(hl, F.lit(len(LATE_OFFSETS))) == LATE_OFFSETS.index(now - x)  # one late offset per original
         ok = ~F.col("picked") & (F.col("date_num") + F.col("lag0") <= end) & slot
+        n = n_late // len(dates) + (1 if i < n_late % len(dates) else 0)
         parts.append(_control(frame, seed, correction_share).filter(ok).orderBy(hl).limit(n))
     late = functools.reduce(DataFrame.unionByName, parts)
-    variant = F.when(F.col("variant") == 9, 0).otherwise(F.col("variant")).alias("variant")
-    cols = [F.lit(now).alias("ing_num"), F.lit(0).alias("variant")]
+    variant = F.when(F.col("variant") == 9, 0).otherwise(F.col("variant")).alias("variant")  # no lone retraction
+    day_num, ing = F.lit(now).cast("int").alias("date_num"), F.lit(now).alias("ing_num")
     keys = spark.range(rows).select(
-        F.lit(now).cast("int").alias("date_num"), F.col("id").alias("j"), F.lit(0).alias("kind"), *cols
+        day_num, F.col("id").alias("j"), F.lit(0).alias("kind"), ing, F.lit(0).alias("variant")
     )
     for kind in (1, 2):
-        keys = keys.unionByName(late.select("date_num", "j", F.lit(kind).alias("kind"), cols[0], variant))
+        keys = keys.unionByName(late.select("date_num", "j", F.lit(kind).alias("kind"), ing, variant))
     target = Path(out_dir) / f"export_date={day.isoformat()}"
-    _expand(keys, workspaces, seed).repartition(1).write.mode("overwrite").parquet(str(target))
-    dates_out = [str(EPOCH + timedelta(days=x)) for x in dates]
-    return {**_counts(keys), "late_usage_dates": dates_out, "files": _files(target), "path": str(target)}
+    with _jit_friendly(spark):
+        _expand(keys, workspaces, seed).repartition(1).write.mode("overwrite").parquet(str(target))
+    return {**_summary(keys, target), "late_usage_dates": [str(EPOCH + timedelta(days=x)) for x in dates]}
 
 
 def system_skus(workspaces: int = 4) -> list[tuple[str, str]]:
@@ -395,22 +383,17 @@ def system_skus(workspaces: int = 4) -> list[tuple[str, str]]:
 def write_system_list_prices(path: Path, workspaces: int = 4, start_month: str = "2024-01") -> Path:
     """Write one open list-price window per generated SKU that `generate.priced_skus` does not price."""
     legacy = set(gen.priced_skus(gen.WORKSPACES[:workspaces]))
-    begin = min(PRICE_START, f"{start_month}-01")
+    begin = gen._ts(min(PRICE_START, f"{start_month}-01"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, doublequote=True, lineterminator="\n")
         writer.writerow(gen.LIST_PRICES_HEADER)
-        for sku, unit in system_skus(workspaces):
-            if sku in legacy:
-                continue
+        for sku, unit in (s for s in system_skus(workspaces) if s[0] not in legacy):
             h = int.from_bytes(hashlib.sha256(sku.encode()).digest()[:8], "big")
-            low, steps = {"DBU": (70_000, 881), "DSU": (20_000, 51), "GB": (50_000, 91)}[unit]
-            price = low + (h % steps) * 1000
-            effective = price * 9 // 10 if (h >> 20) % 3 == 0 else price
-            writer.writerow(
-                [gen._ts(begin), "", gen.ACCOUNT_ID, sku, "AWS", "USD", unit, gen._pricing(price, effective)]
-            )
+            price = _PRICES[unit][0] + (h % _PRICES[unit][1]) * 1000
+            effective = price * 9 // 10 if (h >> 20) % 3 == 0 else price  # ~1/3 get a 10% promotional price
+            writer.writerow([begin, "", gen.ACCOUNT_ID, sku, "AWS", "USD", unit, gen._pricing(price, effective)])
     return path
 
 
@@ -424,17 +407,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workspaces", type=int, default=4)
     p.add_argument("--corrections", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--new-day", type=date.fromisoformat, help="write only this ingestion day (after the period)")
+    p.add_argument("--export-rows", type=int, help="with --new-day: originals in the earlier export")
     a = p.parse_args(argv)
     from pipelines.spark import build_spark
 
     conf = {"spark.master": "local[2]", "spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false"}
     spark = build_spark("system-usage-generator", {**conf, "spark.sql.shuffle.partitions": "8"})
-    out = Path(a.out)
-    summary = write_exports(
-        spark, out / "system_usage", a.rows, a.start_day, a.days, a.workspaces, a.corrections, a.seed
-    )
-    prices = write_system_list_prices(out / "list_prices" / "system_skus.csv", a.workspaces)
-    print(json.dumps({**summary, "list_prices": str(prices)}, ensure_ascii=False))
+    if a.new_day is not None:
+        day = write_new_day(
+            spark,
+            a.out / "system_usage",
+            a.new_day,
+            a.rows,
+            a.start_day,
+            a.days,
+            a.workspaces,
+            seed=a.seed,
+            correction_share=a.corrections,
+            export_rows=a.export_rows,
+        )
+        print(json.dumps(day, ensure_ascii=False))
+        return 0
+    args = (a.rows, a.start_day, a.days, a.workspaces, a.corrections, a.seed)
+    usage = write_exports(spark, a.out / "system_usage", *args)
+    prices = write_system_list_prices(a.out / "list_prices" / "system_skus.csv", a.workspaces)
+    print(json.dumps({**usage, "list_prices": str(prices)}, ensure_ascii=False))
     return 0
 
 

@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from pipelines.status import format_status
 from pipelines.storage import TableStore
-from pipelines.tables import COST_DAILY, QUARANTINE, UNPRICED_USAGE
+from pipelines.tables import COST_DAILY, QUARANTINE, SOURCE_RECONCILIATION, UNPRICED_USAGE
 
 
 def _money(value: Decimal | None) -> str:
@@ -83,6 +83,25 @@ def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
         out,
         "Unpriced usage (cost is NULL, never guessed)",
         [f"{r.n:>8,} rows {_quantity(r.q):>14} {r.usage_unit}  {r.sku_name}: {r.unpriced_reason}" for r in unpriced],
+    )
+    reconciled = (
+        store.read(SOURCE_RECONCILIATION)
+        .where(F.col("legacy_quantity").isNotNull() & F.col("system_quantity").isNotNull())
+        .groupBy("usage_unit")
+        .agg(
+            F.countDistinct("workspace_id", "usage_date").alias("days"),
+            F.sum("legacy_quantity").alias("legacy"),
+            F.sum("system_quantity").alias("system"),
+        )
+        .collect()
+    )
+    _section(
+        out,
+        "Legacy CSV vs system tables where both report a workspace-day (system tables used)",
+        [
+            f"{r.days:>8,} workspace-days {r.usage_unit}: legacy {_quantity(r.legacy)}, system {_quantity(r.system)}"
+            for r in reconciled
+        ],
     )
     quarantined = store.read(QUARANTINE).groupBy("source", "reason").count().orderBy("source", "reason").collect()
     _section(out, "Quarantined rows", [f"{r['count']:>8,}  {r.source}: {r.reason}" for r in quarantined])

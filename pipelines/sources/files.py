@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.columns import normalised_path
 from pipelines.errors import SourceMissing
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -98,7 +99,7 @@ def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, 
     files = [f for f in files if f.size > 0]
     if not files:
         return digests
-    by_name = {f.name: f.path for f in files}
+    by_path = {normalised_path(unquote(f.path)): f.path for f in files}
     rows = (
         spark.read.format("binaryFile")
         .load([f.path for f in files])
@@ -106,6 +107,8 @@ def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, 
         .collect()
     )
     for row in rows:
-        name = row.path.rstrip("/").rsplit("/", 1)[-1]
-        digests[by_name.get(name, by_name.get(unquote(name), row.path))] = row.sha256
+        digests[by_path.get(normalised_path(unquote(row.path)), row.path)] = row.sha256
+    missing = [f.path for f in files if f.path not in digests]
+    if missing:
+        raise SourceMissing(f"could not read {len(missing)} file(s), for example {missing[0]}")
     return digests
