@@ -55,9 +55,13 @@ def prepare_data(data: Path, rows: int) -> Path:
     return data / "billable-usage" / "csv"
 
 
-def write_config(path: Path, data: Path, warehouse: Path) -> Path:
-    """A pipeline.yml for one data set: the example's workspaces and currency, paths inside the work dir."""
+def write_config(path: Path, data: Path, warehouse: Path, usage: dict[str, Any] | None = None) -> Path:
+    """A pipeline.yml for one data set: the example's workspaces and currency, paths inside the work dir.
+
+    `usage` names the usage sources (default: the legacy CSV folder); the list prices are always read.
+    """
     example = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    usage = usage or {"legacy_csv": {"path": str(data / "billable-usage" / "csv")}}
     config = {
         "version": 1,
         "warehouse": str(warehouse),
@@ -65,10 +69,7 @@ def write_config(path: Path, data: Path, warehouse: Path) -> Path:
         "currency": example.get("currency", "USD"),
         "account_id": example.get("account_id"),
         "skus": str(SKUS),
-        "sources": {
-            "legacy_csv": {"path": str(data / "billable-usage" / "csv")},
-            "list_prices": {"path": str(data / "list_prices"), "format": "csv"},
-        },
+        "sources": {**usage, "list_prices": {"path": str(data / "list_prices"), "format": "csv"}},
         "workspaces": {str(key): value for key, value in example["workspaces"].items()},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

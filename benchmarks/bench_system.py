@@ -18,9 +18,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from benchmarks.bench import EXAMPLE_CONFIG, REPO, SKUS, progress, ratio, scenario
+from benchmarks.bench import REPO, progress, ratio, scenario, write_config
+from benchmarks.generate import WORKSPACES, write_list_prices
 
 START_DAY = date(2024, 3, 1)
 TARGETS = {"new_day_vs_full_backfill": 0.10, "python_driver_memory_growth": 1.25}
@@ -38,6 +37,8 @@ def generate(data: Path, rows: int, days: int) -> dict[str, Any]:
     command += ["--start-day", START_DAY.isoformat(), "--days", str(days)]
     done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
     summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # The generator prices only the SKUs the legacy price file does not have; write that file too.
+    write_list_prices(data / "list_prices" / "list_prices.csv", WORKSPACES[:4], "2024-01", 12)
     marker.write_text(json.dumps(summary) + "\n")
     return summary
 
@@ -58,32 +59,13 @@ def remove_new_day(data: Path, days: int) -> None:
     shutil.rmtree(data / "system_usage" / f"export_date={day.isoformat()}", ignore_errors=True)
 
 
-def write_config(path: Path, data: Path, warehouse: Path) -> Path:
-    """A pipeline.yml reading only the system usage exports and the list prices."""
-    example = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
-    config = {
-        "version": 1,
-        "warehouse": str(warehouse),
-        "storage": "auto",
-        "currency": example.get("currency", "USD"),
-        "account_id": example.get("account_id"),
-        "skus": str(SKUS),
-        "sources": {
-            "system_usage": {"path": str(data / "system_usage"), "format": "parquet"},
-            "list_prices": {"path": str(data / "list_prices"), "format": "csv"},
-        },
-        "workspaces": {str(key): value for key, value in example["workspaces"].items()},
-    }
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
 def backfill(work: Path, rows: int, days: int) -> tuple[Path, Path, dict[str, Any], dict[str, Any]]:
     """Generate (or reuse) a data set and time a full backfill into a fresh warehouse."""
     data, warehouse = work / f"system-data-{rows}", work / f"system-warehouse-{rows}"
     generated = generate(data, rows, days)
     remove_new_day(data, days)
-    config = write_config(work / f"system-pipeline-{rows}.yml", data, warehouse)
+    usage = {"system_usage": {"path": str(data / "system_usage"), "format": "parquet"}}
+    config = write_config(work / f"system-pipeline-{rows}.yml", data, warehouse, usage)
     shutil.rmtree(warehouse, ignore_errors=True)
     return data, config, generated, scenario("pipeline", "--config", str(config))
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.bronze import system_usage as bronze
+from pipelines.bronze.ingest_log import Run
+from pipelines.bronze.land_system import land_system_usage
+from pipelines.config import SystemUsageSource, load_config
 from pipelines.silver import system_usage as silver
-from tests.conftest import correction, system_frame, system_record
+from pipelines.storage import open_store
+from pipelines.tables import QUARANTINE, SYSTEM_USAGE
+from tests.conftest import correction, system_frame, system_record, write_config
 
 
 def landed(spark: SparkSession, records: list[tuple]) -> DataFrame:
@@ -118,3 +126,55 @@ def test_new_records_keeps_each_record_id_once_and_skips_what_bronze_holds(spark
     first = landed(spark, [system_record("a"), system_record("b")])
     again = landed(spark, [system_record("b"), system_record("c"), system_record("c")])
     assert sorted(r.record_id for r in bronze.new_records(again, first).collect()) == ["c"]
+
+
+def write_as(spark: SparkSession, folder: Path, file_format: str, records: list[tuple]) -> None:
+    """The records exported as Parquet, JSON lines, or CSV with the nested columns as JSON text."""
+    frame = system_frame(spark, records)
+    if file_format == "csv":
+        nested = [c for c, kind in frame.dtypes if kind.startswith(("map", "struct"))]
+        frame = frame.withColumns({c: F.to_json(c) for c in nested})
+        frame.coalesce(1).write.option("header", "true").option("escape", '"').csv(str(folder))
+    else:
+        frame.coalesce(1).write.format(file_format).save(str(folder))
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "json", "csv"])
+def test_exports_in_every_format_land_the_same_records(spark: SparkSession, tmp_path: Path, file_format: str):
+    original = system_record("o1", "1.25", tags={"team": "ml", "note": 'says "hi", twice'})
+    no_unit = system_record("bad", unit="")  # quarantined
+    records = [original, correction(original, "r1", "RETRACTION", "2024-03-20"), no_unit]
+    write_as(spark, tmp_path / "exports" / "day=1", file_format, records)
+    config = load_config(write_config(tmp_path, None, None))
+    store = open_store(spark, config)
+    source = SystemUsageSource(str(tmp_path / "exports"), file_format)
+
+    result = land_system_usage(spark, store, source, Run())
+
+    assert [(e.rows_read, e.rows_landed, e.rows_quarantined) for e in result.landed] == [(3, 2, 1)]
+    landed = {r.record_id: r for r in store.read(SYSTEM_USAGE).collect()}
+    assert sorted(landed) == ["o1", "r1"]
+    assert landed["o1"].usage_quantity == Decimal("1.25") and landed["r1"].usage_quantity == Decimal("-1.25")
+    assert json.loads(landed["o1"].custom_tags) == {"team": "ml", "note": 'says "hi", twice'}
+    assert json.loads(landed["o1"].usage_metadata)["job_name"] == "nightly etl"
+    assert [r.reason for r in store.read(QUARANTINE).collect()] == ["missing usage_unit"]
+    assert silver.to_usage(store.read(SYSTEM_USAGE)).count() == 0  # the retraction nets the original away
+    assert land_system_usage(spark, store, source, Run()).landed == []  # unchanged files are skipped
+
+
+def test_files_that_are_not_usage_exports_are_rejected_whole(spark: SparkSession, tmp_path: Path):
+    exports = tmp_path / "exports"
+    write_as(spark, exports / "good", "csv", [system_record("o1")])
+    (exports / "bad").mkdir()
+    (exports / "bad" / "other.csv").write_text("record_id,usage_quantity\nx,1\n")
+    (exports / "bad" / "empty.csv").write_text("")
+    config = load_config(write_config(tmp_path, None, None))
+    store = open_store(spark, config)
+
+    result = land_system_usage(spark, store, SystemUsageSource(str(exports), "csv"), Run())
+
+    assert [e.rows_landed for e in result.landed] == [1]
+    errors = {e.delivery.rsplit("/", 1)[-1]: e.error for e in result.rejected}
+    assert errors["other.csv"].startswith("missing columns: workspace_id, sku_name")
+    assert errors["empty.csv"].startswith("missing columns: record_id")
+    assert store.row_count(SYSTEM_USAGE) == 1

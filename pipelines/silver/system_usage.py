@@ -11,22 +11,20 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.tables import IDENTITY_METADATA, PRODUCT_FEATURES, SYSTEM_JSON_COLUMNS, USAGE_METADATA
+from pipelines.tables import (
+    IDENTITY_METADATA,
+    PRODUCT_FEATURES,
+    SYSTEM_JSON_COLUMNS,
+    SYSTEM_USAGE_COLUMNS,
+    USAGE_METADATA,
+)
 
 SOURCE = "system_tables"
-SCALAR_ATTRIBUTES = (
-    "account_id",
-    "workspace_id",
-    "sku_name",
-    "cloud",
-    "usage_start_time",
-    "usage_end_time",
-    "usage_date",
-    "usage_unit",
-    "billing_origin_product",
-    "usage_type",
-)
 NOT_ATTRIBUTES = ("record_id", "record_type", "ingestion_date")
+# What a record is about: everything but its identity, its correction bookkeeping and its quantity.
+SCALAR_ATTRIBUTES = tuple(
+    c for c in SYSTEM_USAGE_COLUMNS if c not in (*NOT_ATTRIBUTES, *SYSTEM_JSON_COLUMNS, "usage_quantity")
+)
 
 
 def canonical(json_text: Column) -> Column:
