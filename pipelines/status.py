@@ -50,10 +50,10 @@ def last_ingest(store: TableStore) -> list[dict[str, Any]]:
 
 
 def format_status(store: TableStore) -> str:
-    lines = [f"{'table':<22} {'version':>8} {'rows':>12}  location"]
+    lines = [f"{'table':<26} {'version':>8} {'rows':>12}  location"]
     for status in table_status(store):
         version = "-" if status.version is None else str(status.version)
-        lines.append(f"{status.table:<22} {version:>8} {status.rows:>12,}  {status.location}")
+        lines.append(f"{status.table:<26} {version:>8} {status.rows:>12,}  {status.location}")
     lines.append("")
     lines.append(f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected':>9} {'rows landed':>12}")
     for row in last_ingest(store):
