@@ -25,10 +25,11 @@ from pipelines.bronze.ingest_log import (
     changed_files,
     latest_entries,
 )
+from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
 from pipelines.sources.files import DeliveredFile, first_line, list_files
 from pipelines.sources.legacy_csv import read_legacy_csv
 from pipelines.storage import Replace, TableStore
-from pipelines.tables import LEGACY_USAGE, QUARANTINE
+from pipelines.tables import LEGACY_CSV_COLUMNS, LEGACY_USAGE, QUARANTINE
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,11 @@ def _land(
     validated = legacy_usage.validate(read_legacy_csv(spark, [f.path for f, _ in accepted]))
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = {row.delivery: row for row in legacy_usage.counts_by_delivery(validated).collect()}
+        counts = {row.delivery: row for row in counts_by_delivery(validated).collect()}
         deliveries = [key(f.name) for f, _ in accepted]
         store.write(
             QUARANTINE,
-            legacy_usage.quarantined_rows(validated, sha, ingested_at),
+            quarantined_rows(validated, legacy_usage.SOURCE, LEGACY_CSV_COLUMNS, sha, ingested_at),
             Replace.where([{"source": legacy_usage.SOURCE, "delivery": d} for d in deliveries]),
             {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
         )

@@ -32,13 +32,14 @@ from pipelines.bronze.ingest_log import (
     changed_files,
     latest_entries,
 )
+from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
 from pipelines.columns import normalised_path, normalised_path_column
 from pipelines.config import SystemUsageSource
 from pipelines.incremental import date_partitions
 from pipelines.sources.files import DeliveredFile, first_line, list_files, relative_name
 from pipelines.sources.system_tables import read_exports, read_table
 from pipelines.storage import Replace, TableStore
-from pipelines.tables import QUARANTINE, SYSTEM_USAGE
+from pipelines.tables import QUARANTINE, SYSTEM_USAGE, SYSTEM_USAGE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def _land_exports(spark: SparkSession, store: TableStore, location: str, file_fo
         raw = text if raw is None else raw.unionByName(text)
     assert raw is not None
     sha_column = F.create_map(*[F.lit(x) for pair in shas.items() for x in pair])[F.col("delivery")]
-    landed, version, counts = _land(spark, store, raw, sha_column, run, list(shas))
+    version, counts = _land(store, raw, sha_column, run, latest, list(shas))
     for file, digest in accepted:
         row = counts.get(key(file))
         if row is None:
@@ -102,7 +103,7 @@ def _land_exports(spark: SparkSession, store: TableStore, location: str, file_fo
             continue
         entry = _file_entry(key(file), file, digest, LANDED).with_counts(*row)
         result.landed.append(replace(entry, table_version=version))
-    result.bronze_version = version if landed else None
+    result.bronze_version = version
     append_entries(store, run, result.landed + result.rejected)
     return result
 
@@ -113,8 +114,7 @@ def _file_entry(delivery: str, file: DeliveredFile, sha: str, status: str, error
 
 def _land_table(spark: SparkSession, store: TableStore, table: str, lookback_days: int, run: Run) -> LandingResult:
     result = LandingResult()
-    last = store.last_commit(SYSTEM_USAGE)
-    watermark = last.metadata.get(WATERMARK) if last else None
+    watermark = _watermark(store)
     since = None if watermark is None else date.fromisoformat(watermark) - timedelta(days=lookback_days)
     log.info("reading %s%s", table, "" if since is None else f" ingested since {since}")
     raw = read_table(spark, table, since)
@@ -126,43 +126,58 @@ def _land_table(spark: SparkSession, store: TableStore, table: str, lookback_day
         seen = latest.get(delivery_key)
         return seen is None or (seen.rows_read, seen.rows_quarantined) != (counts[0], counts[2])
 
-    landed, version, counts = _land(spark, store, text, F.lit(None).cast("string"), run, None, is_new)
+    version, counts = _land(store, text, F.lit(None).cast("string"), run, latest, None, is_new)
     for delivery_key, row in sorted(counts.items()):
         if is_new(delivery_key, row):
             entry = LogEntry(system_usage.SOURCE, delivery_key, table, row[0], 0, None, LANDED).with_counts(*row)
             result.landed.append(replace(entry, table_version=version))
     result.unchanged = len(counts) - len(result.landed)
-    result.bronze_version = version if landed else None
+    result.bronze_version = version
     append_entries(store, run, result.landed)
     return result
 
 
+def _watermark(store: TableStore) -> str | None:
+    """The newest ingestion date landed so far, as the last bronze commit recorded it."""
+    last = store.last_commit(SYSTEM_USAGE)
+    return last.metadata.get(WATERMARK) if last else None
+
+
 def _land(
-    spark: SparkSession,
     store: TableStore,
     text: DataFrame,
     sha: Column,
     run: Run,
+    latest: dict[str, LogEntry],
     deliveries: list[str] | None,
     is_new: Callable[[str, Counts], bool] | None = None,
-) -> tuple[int, int | None, dict[str, Counts]]:
-    """Validate, quarantine and append new records. Returns (records appended, bronze version, counts per delivery).
+) -> tuple[int | None, dict[str, Counts]]:
+    """Validate, quarantine and append new records. Returns the new bronze version (None: nothing new) and
+    the counts per delivery.
 
-    `deliveries` names the deliveries whose quarantine partitions are replaced (None: those `is_new` accepts).
+    `deliveries` names the deliveries whose quarantine partitions are replaced (None: those `is_new` accepts);
+    `latest` is the ingest log's newest entry per delivery, which says whose quarantine must be cleared.
     """
     ingested_at = F.lit(run.started_at).cast("timestamp")
     validated = system_usage.validate(text).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        count_rows = system_usage.counts_by_delivery(validated).collect()
+        count_rows = counts_by_delivery(validated).collect()
         counts = {r.delivery: (r.rows_read, r.rows_landed, r.rows_quarantined) for r in count_rows}
         if deliveries is None:
             assert is_new is not None
             deliveries = [d for d, c in counts.items() if is_new(d, c)]
         quarantined_now = any(counts.get(d, (0, 0, 0))[2] for d in deliveries)
-        if deliveries and (quarantined_now or _had_quarantine(store, deliveries)):
+        quarantined_before = any(latest[d].rows_quarantined for d in deliveries if d in latest)
+        if deliveries and (quarantined_now or quarantined_before):
             store.write(
                 QUARANTINE,
-                system_usage.quarantined_rows(validated.where(F.col("delivery").isin(deliveries)), sha, ingested_at),
+                quarantined_rows(
+                    validated.where(F.col("delivery").isin(deliveries)),
+                    system_usage.SOURCE,
+                    SYSTEM_USAGE_COLUMNS,
+                    sha,
+                    ingested_at,
+                ),
                 Replace.where([{"source": system_usage.SOURCE, "delivery": d} for d in deliveries]),
                 {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
             )
@@ -173,26 +188,19 @@ def _land(
         try:
             summary = new.groupBy("usage_date").agg(F.count(F.lit(1)).alias("n"), F.max("ingestion_date").alias("m"))
             per_date = summary.collect()
-            appended = sum(r.n for r in per_date)
             version = None
-            if appended:
-                last = store.last_commit(SYSTEM_USAGE)
-                marks = [r.m.isoformat() for r in per_date] + [(last.metadata.get(WATERMARK) if last else None) or ""]
+            if per_date:
+                marks = [r.m.isoformat() for r in per_date] + [_watermark(store) or ""]
                 metadata = {
                     "run_id": run.run_id,
                     "changed": {"usage_dates": sorted(r.usage_date.isoformat() for r in per_date)},
                     WATERMARK: max(marks),
                 }
                 version = store.write(SYSTEM_USAGE, new, Replace.nothing(), metadata)
+                appended = sum(r.n for r in per_date)
                 log.info("appended %d new system usage records for %d usage dates", appended, len(per_date))
         finally:
             new.unpersist()
     finally:
         validated.unpersist()
-    return appended, version, counts
-
-
-def _had_quarantine(store: TableStore, deliveries: list[str]) -> bool:
-    """Whether the log says any of these deliveries had quarantined records before (they must be cleared)."""
-    latest = latest_entries(store, system_usage.SOURCE)
-    return any(latest[d].rows_quarantined for d in deliveries if d in latest)
+    return version, counts

@@ -8,13 +8,12 @@ import re
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from pipelines.bronze.quarantine import CORRUPT, REASON
 from pipelines.columns import MAX_QUANTITY, end_of_hour, file_name_of, first_failure, parse_decimal, parse_timestamp
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 SOURCE = "legacy_csv"
 FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-(?:0[1-9]|1[0-2]))\.csv$")
-CORRUPT = "_corrupt_record"
-REASON = "_reason"
 
 
 def delivery_key(file_name: str) -> str:
@@ -92,28 +91,4 @@ def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Colu
         ingested_at.alias("_ingested_at"),
         "workspace_id",
         "usage_month",
-    )
-
-
-def quarantined_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Column) -> DataFrame:
-    """Bad rows with the raw record (the line itself, or its fields as JSON) and the reason."""
-    fields_as_json = F.to_json(F.struct(*LEGACY_CSV_COLUMNS))
-    return validated.where(F.col(REASON).isNotNull()).select(
-        F.lit(SOURCE).alias("source"),
-        F.col("delivery"),
-        F.col("_source_file").alias("source_file"),
-        F.coalesce(F.col(CORRUPT), fields_as_json).alias("raw_record"),
-        F.col(REASON).alias("reason"),
-        sha_by_delivery.alias("_source_sha256"),
-        ingested_at.alias("_ingested_at"),
-    )
-
-
-def counts_by_delivery(validated: DataFrame) -> DataFrame:
-    """Rows read, landed and quarantined per delivery (read = landed + quarantined by construction)."""
-    bad = F.col(REASON).isNotNull().cast("long")
-    return validated.groupBy("delivery").agg(
-        F.count(F.lit(1)).alias("rows_read"),
-        F.sum(1 - bad).alias("rows_landed"),
-        F.sum(bad).alias("rows_quarantined"),
     )

@@ -13,12 +13,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StringType, StructType
 
+from pipelines.bronze.quarantine import CORRUPT, REASON
 from pipelines.columns import MAX_QUANTITY, first_failure, parse_decimal, parse_timestamp
-from pipelines.sources.system_tables import CORRUPT_RECORD
 from pipelines.tables import SYSTEM_USAGE_COLUMNS
 
 SOURCE = "system_usage"
-REASON = "_reason"
 RECORD_TYPES = ("ORIGINAL", "RETRACTION", "RESTATEMENT")
 REQUIRED_COLUMNS = (
     "record_id",
@@ -64,11 +63,11 @@ def _as_text(data: DataFrame, column: str) -> Column:
 
 def as_text(raw: DataFrame, delivery: Column) -> DataFrame:
     """The usage columns as text (nested ones as JSON), the delivery, `_source_file` and `_corrupt_record`."""
-    corrupt = F.col(CORRUPT_RECORD) if CORRUPT_RECORD in raw.columns else F.lit(None).cast("string")
+    corrupt = F.col(CORRUPT) if CORRUPT in raw.columns else F.lit(None).cast("string")
     return raw.select(
         *[_as_text(raw, c).alias(c) for c in SYSTEM_USAGE_COLUMNS],
         F.col("_source_file"),
-        corrupt.alias(CORRUPT_RECORD),
+        corrupt.alias(CORRUPT),
     ).withColumn("delivery", delivery)
 
 
@@ -97,7 +96,7 @@ def validate(text: DataFrame) -> DataFrame:
         return F.col(column).isNull() | (F.trim(F.col(column)) == "")
 
     checks: list[tuple[Column, str]] = [
-        (F.col(CORRUPT_RECORD).isNotNull(), "not a well-formed record (wrong number of fields or invalid JSON)"),
+        (F.col(CORRUPT).isNotNull(), "not a well-formed record (wrong number of fields or invalid JSON)"),
         (blank("record_id"), "missing record_id"),
         (blank("workspace_id"), "missing workspace_id"),
         (blank("sku_name"), "missing sku_name"),
@@ -138,34 +137,6 @@ def landed_rows(validated: DataFrame, sha: Column, ingested_at: Column) -> DataF
         F.col("_source_file"),
         sha.alias("_source_sha256"),
         ingested_at.alias("_ingested_at"),
-    )
-
-
-def quarantined_rows(validated: DataFrame, sha: Column, ingested_at: Column) -> DataFrame:
-    """Bad records with the record as delivered (the line, or its fields as JSON) and the reason."""
-    fields_as_json = F.to_json(F.struct(*SYSTEM_USAGE_COLUMNS))
-    return validated.where(F.col(REASON).isNotNull()).select(
-        F.lit(SOURCE).alias("source"),
-        F.col("delivery"),
-        F.col("_source_file").alias("source_file"),
-        F.coalesce(F.col(CORRUPT_RECORD), fields_as_json).alias("raw_record"),
-        F.col(REASON).alias("reason"),
-        sha.alias("_source_sha256"),
-        ingested_at.alias("_ingested_at"),
-    )
-
-
-def counts_by_delivery(validated: DataFrame) -> DataFrame:
-    """Records read, landed and quarantined per delivery (read = landed + quarantined by construction).
-
-    A record whose record_id bronze already holds counts as landed: it is there, once.
-    """
-    bad = F.col(REASON).isNotNull().cast("long")
-    return validated.groupBy("delivery").agg(
-        F.count(F.lit(1)).alias("rows_read"),
-        F.sum(1 - bad).alias("rows_landed"),
-        F.sum(bad).alias("rows_quarantined"),
-        F.min("_ingestion_date").alias("first_ingestion_date"),
     )
 
 
