@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
-from pipelines.config import load_config
-from pipelines.runner import RunSummary, run_pipeline
+from pipelines.bronze.land_account_api import month_range
+from pipelines.config import PipelineConfig, load_config
+from pipelines.errors import BillingLakehouseError, ConfigError
+from pipelines.runner import RunSummary, ingest_source, run_pipeline
 from pipelines.spark import build_spark
 from pipelines.status import format_status
 from pipelines.storage import open_store
@@ -24,23 +27,64 @@ def describe_run(summary: RunSummary) -> str:
         )
     for entry in summary.rejected:
         lines.append(f"  REJECTED {entry.path}: {entry.error}")
+    for failure in summary.failed:
+        lines.append(f"  FAILED   {failure}")
     written = ", ".join(f"{table} v{version}" for table, version in summary.written.items())
     lines.append(f"  tables written: {written or 'none (everything was up to date)'}")
     return "\n".join(lines)
 
 
-def run_command(command: str, config_path: str) -> int:
+def check_ingest_source(config: PipelineConfig, source: str | None, months: tuple[str | None, str | None]) -> None:
+    """The API source named on the command line must be configured; a month range applies to the Account API."""
+    configured = {"account-api": config.account_api, "dremio": config.dremio}
+    if source not in configured:
+        raise BillingLakehouseError(f"unknown source {source!r}: expected one of {', '.join(configured)}")
+    if configured[source] is None:
+        key = "sources." + source.replace("-", "_")
+        raise ConfigError(config.source_file, key, f"a configured {source} source to ingest from", "not set")
+    if months != (None, None) and source != "account-api":
+        raise BillingLakehouseError("--start-month and --end-month apply to account-api only")
+
+
+def _month_bounds(config: PipelineConfig, months: tuple[str | None, str | None]) -> tuple[str, str]:
+    """The explicit month range, with the configured start and end (or this month) where one is left out."""
+    assert config.account_api is not None
+    start = months[0] or config.account_api.start_month
+    end = months[1] or config.account_api.end_month or datetime.now(UTC).strftime("%Y-%m")
+    if end < start:
+        raise BillingLakehouseError(f"--end-month {end} is before the start month {start}")
+    return start, end
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _exit_code(summary: RunSummary) -> int:
+    """1 when a delivery was rejected or an API fetch failed (what did land is committed), else 0."""
+    print(describe_run(summary))
+    if summary.rejected:
+        print(f"{len(summary.rejected)} deliveries were rejected: see above and bronze.ingest_log", file=sys.stderr)
+    if summary.failed:
+        print(f"{len(summary.failed)} API fetches failed: see above and bronze.ingest_log", file=sys.stderr)
+    return 1 if summary.rejected or summary.failed else 0
+
+
+def run_command(
+    command: str, config_path: str, source: str | None = None, months: tuple[str | None, str | None] = (None, None)
+) -> int:
     """Load and check the config before any write, then run one command. Returns the exit code."""
     config = load_config(config_path)
+    if command == "ingest":
+        check_ingest_source(config, source, months)
     spark = build_spark(conf=config.spark_conf)
     store = open_store(spark, config)
     if command == "run":
-        summary = run_pipeline(spark, config, store)
-        print(describe_run(summary))
-        if summary.rejected:
-            print(f"{len(summary.rejected)} deliveries were rejected: see above and bronze.ingest_log", file=sys.stderr)
-            return 1
-        return 0
+        return _exit_code(run_pipeline(spark, config, store, progress=_progress))
+    if command == "ingest":
+        assert source is not None
+        chosen = None if months == (None, None) else month_range(*_month_bounds(config, months))
+        return _exit_code(ingest_source(spark, config, source, chosen, progress=_progress))
     if command == "status":
         print(format_status(store))
         return 0

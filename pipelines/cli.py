@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
 from pipelines.errors import BillingLakehouseError
-from pipelines.logs import install_email_masking, mask_emails
+from pipelines.logs import install_redaction, redact
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +26,20 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="explain each decision"
         )
+    text = "fetch from one usage API into bronze (silver and gold are refreshed by `run`)"
+    ingest = commands.add_parser("ingest", help=text, description=text)
+    ingest.add_argument("source", choices=["account-api", "dremio"], help="the API to fetch from")
+    ingest.add_argument("--config", required=True, help="path to pipeline.yml")
+    ingest.add_argument("--start-month", type=_month, help="account-api: first month to download (YYYY-MM)")
+    ingest.add_argument("--end-month", type=_month, help="account-api: last month to download (YYYY-MM)")
+    ingest.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="explain each decision")
     return parser
+
+
+def _month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value) or value < "2019-03":
+        raise argparse.ArgumentTypeError(f"expected a month YYYY-MM from 2019-03 on, got {value!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,17 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    install_email_masking()
+    install_redaction()
     try:
         from pipelines.app import run_command
 
+        if args.command == "ingest":
+            return run_command("ingest", args.config, args.source, (args.start_month, args.end_month))
         return run_command(args.command, args.config)
     except BillingLakehouseError as error:
-        print(f"billing-lakehouse: {mask_emails(str(error))}", file=sys.stderr)
+        print(f"billing-lakehouse: {redact(str(error))}", file=sys.stderr)
         return 2
     except Exception as error:  # a one-line summary; row values in a Spark trace could hold emails
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        print(f"billing-lakehouse: failed: {type(error).__name__}: {mask_emails(first_line)[:500]}", file=sys.stderr)
+        print(f"billing-lakehouse: failed: {type(error).__name__}: {redact(first_line)[:500]}", file=sys.stderr)
         logging.getLogger(__name__).debug("details", exc_info=True)
         return 3
 

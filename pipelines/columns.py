@@ -64,3 +64,9 @@ def multiply_money(quantity: Column, price: Column) -> Column:
 def json_map(text: Column) -> Column:
     """A JSON object's text as map<string,string>; NULL for empty or invalid JSON."""
     return F.from_json(text, "map<string,string>")
+
+
+def struct_of(ddl: str, values: dict[str, Column]) -> Column:
+    """A struct of the given DDL type with the named fields set and the rest NULL."""
+    names = [part.split(":")[0].strip() for part in ddl.removeprefix("struct<").removesuffix(">").split(",")]
+    return F.struct(*[values.get(name, F.lit(None).cast("string")).alias(name) for name in names]).cast(ddl)

@@ -15,13 +15,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pipelines.config_apis import (
+    CLOUDS,
+    AccountApiSource,
+    DremioSource,
+    RateCard,
+    account_api_source,
+    dremio_source,
+    load_rate_cards,
+)
+from pipelines.config_reader import YamlReader, resolve_path
 
-from pipelines.errors import ConfigError
-
-CONFIG_VERSION = 1
 STORAGE_BACKENDS = ("auto", "delta-rs", "delta-spark")
-CLOUDS = ("AWS", "AZURE", "GCP")
 TIERS = ("STANDARD", "PREMIUM", "ENTERPRISE")
 EXPORT_FORMATS = ("parquet", "csv", "json")
 DEFAULT_LOOKBACK_DAYS = 3
@@ -97,14 +102,28 @@ class PipelineConfig:
     system_usage: SystemUsageSource | None
     workspaces: dict[str, Workspace]
     skus: SkuCatalog
+    account_api: AccountApiSource | None = None
+    dremio: DremioSource | None = None
+    rate_cards: tuple[RateCard, ...] = ()
     catalog: str | None = None
     schemas: dict[str, str] = field(default_factory=dict)
     spark_conf: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def dremio_grain(self) -> tuple[str, str, str, str] | None:
+        """What shapes silver's Dremio rows: frequency, grouping, SKU name and cloud."""
+        if self.dremio is None:
+            return None
+        return (self.dremio.frequency, self.dremio.group_by, self.dremio.sku_name, self.dremio.cloud)
+
     def fingerprint(self, *parts: str) -> str:
         """A short hash of the named settings, so a table knows when its inputs' meaning changed."""
-        chosen = {name: _jsonable(getattr(self, name)) for name in parts}
-        return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
+        return fingerprint_of({name: getattr(self, name) for name in parts})
+
+
+def fingerprint_of(value: Any) -> str:
+    """A short, stable hash of settings (dataclasses, mappings, sequences, decimals, instants)."""
+    return hashlib.sha256(json.dumps(_jsonable(value), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _jsonable(value: Any) -> Any:
@@ -112,68 +131,14 @@ def _jsonable(value: Any) -> Any:
         return asdict(value)
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
     return value
-
-
-class _Reader:
-    """Reads keys out of one parsed YAML file, raising ConfigError with the file and key path."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(self.file, "(file)", "a readable YAML file", error.strerror) from None
-        try:
-            self.data = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(self.file, "(file)", "valid YAML", str(error).splitlines()[0]) from None
-        self.mapping(self.data, "(top level)")
-        version = self.data.get("version")
-        if version != CONFIG_VERSION:
-            raise ConfigError(self.file, "version", f"{CONFIG_VERSION}", version)
-
-    def fail(self, key: str, expected: str, got: object = None) -> ConfigError:
-        return ConfigError(self.file, key, expected, got)
-
-    def mapping(self, value: object, key: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, "a mapping", value)
-        return value
-
-    def string(self, parent: dict[str, Any], name: str, key: str, default: str | None = None) -> str:
-        value = parent.get(name, default)
-        if value is None:
-            raise self.fail(key, "a value (it is required)")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "a non-empty string", value)
-        return value.strip()
-
-    def choice(self, parent: dict[str, Any], name: str, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.string(parent, name, key, default)
-        if value not in choices:
-            raise self.fail(key, "one of " + ", ".join(choices), value)
-        return value
-
-    def unknown_keys(self, parent: dict[str, Any], allowed: set[str], key: str) -> None:
-        extra = sorted(set(parent) - allowed)
-        if extra:
-            where = f"{key}.{extra[0]}" if key else extra[0]
-            raise self.fail(where, "one of the known keys " + ", ".join(sorted(allowed)), "unknown key")
-
-
-def resolve_path(base: Path, value: str) -> str:
-    """Absolute local path for a relative one; URIs (s3://, dbfs:/, file:/) are kept as they are."""
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", value) or value.startswith("/"):
-        return value
-    return str((base / value).resolve())
 
 
 def load_skus(path: Path) -> SkuCatalog:
     """Load and check the deprecated-SKU catalog."""
-    reader = _Reader(path)
+    reader = YamlReader(path)
     reader.unknown_keys(reader.data, {"version", "regions", "deprecated"}, "")
     regions = reader.mapping(reader.data.get("regions", {}), "regions")
     deprecated = reader.mapping(reader.data.get("deprecated", {}), "deprecated")
@@ -192,7 +157,7 @@ def load_skus(path: Path) -> SkuCatalog:
     )
 
 
-def _workspaces(reader: _Reader, raw: object, skus: SkuCatalog, skus_file: str) -> dict[str, Workspace]:
+def _workspaces(reader: YamlReader, raw: object, skus: SkuCatalog, skus_file: str) -> dict[str, Workspace]:
     workspaces: dict[str, Workspace] = {}
     for workspace_id, settings in reader.mapping(raw or {}, "workspaces").items():
         key = f"workspaces.{workspace_id}"
@@ -212,7 +177,7 @@ def _workspaces(reader: _Reader, raw: object, skus: SkuCatalog, skus_file: str) 
     return workspaces
 
 
-def _table_or_export(reader: _Reader, raw: object, base: Path, key: str) -> tuple[str | None, str | None, str]:
+def _table_or_export(reader: YamlReader, raw: object, base: Path, key: str) -> tuple[str | None, str | None, str]:
     """(path, table, format) of a source given either as `table:` or as `path:` (+ `format:`)."""
     settings = reader.mapping(raw, key)
     reader.unknown_keys(settings, {"path", "format", "table", "lookback_days"}, key)
@@ -230,7 +195,7 @@ def _table_or_export(reader: _Reader, raw: object, base: Path, key: str) -> tupl
     return resolve_path(base, path), None, fmt
 
 
-def _list_prices(reader: _Reader, raw: object, base: Path) -> ListPricesSource | None:
+def _list_prices(reader: YamlReader, raw: object, base: Path) -> ListPricesSource | None:
     if raw is None:
         return None
     key = "sources.list_prices"
@@ -240,7 +205,7 @@ def _list_prices(reader: _Reader, raw: object, base: Path) -> ListPricesSource |
     return ListPricesSource(path=path, format=fmt, table=table)
 
 
-def _system_usage(reader: _Reader, raw: object, base: Path) -> SystemUsageSource | None:
+def _system_usage(reader: YamlReader, raw: object, base: Path) -> SystemUsageSource | None:
     if raw is None:
         return None
     key = "sources.system_usage"
@@ -254,16 +219,16 @@ def _system_usage(reader: _Reader, raw: object, base: Path) -> SystemUsageSource
 def load_config(path: str | Path) -> PipelineConfig:
     """Load `pipeline.yml`, the SKU catalog it names, and check both."""
     file = Path(path)
-    reader = _Reader(file)
+    reader = YamlReader(file)
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
-    reader.unknown_keys(data, allowed | {"catalog", "schemas", "spark_conf"}, "")
+    reader.unknown_keys(data, allowed | {"rate_cards", "catalog", "schemas", "spark_conf"}, "")
 
     skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
     skus = load_skus(Path(skus_file))
 
     sources = reader.mapping(data.get("sources") or {}, "sources")
-    reader.unknown_keys(sources, {"legacy_csv", "list_prices", "system_usage"}, "sources")
+    reader.unknown_keys(sources, {"legacy_csv", "list_prices", "system_usage", "account_api", "dremio"}, "sources")
     legacy_csv = None
     if sources.get("legacy_csv") is not None:
         legacy = reader.mapping(sources["legacy_csv"], "sources.legacy_csv")
@@ -278,10 +243,23 @@ def load_config(path: str | Path) -> PipelineConfig:
     spark_conf = reader.mapping(data.get("spark_conf") or {}, "spark_conf")
     account_id = data.get("account_id")
     catalog = data.get("catalog")
+    warehouse = resolve_path(base, reader.string(data, "warehouse", "warehouse"))
+    account_api = account_api_source(reader, sources.get("account_api"), base, warehouse)
+    if account_api is not None and legacy_csv is not None:
+        raise reader.fail(
+            "sources.account_api",
+            "either sources.legacy_csv or sources.account_api (both deliver the same legacy usage)",
+            "both are set",
+        )
+    if account_api is not None and account_id is None:
+        raise reader.fail("account_id", "the Databricks account id (sources.account_api downloads for it)")
+    rate_cards: tuple[RateCard, ...] = ()
+    if data.get("rate_cards") is not None:
+        rate_cards = load_rate_cards(Path(resolve_path(base, reader.string(data, "rate_cards", "rate_cards"))))
 
     return PipelineConfig(
         source_file=str(file),
-        warehouse=resolve_path(base, reader.string(data, "warehouse", "warehouse")),
+        warehouse=warehouse,
         storage=reader.choice(data, "storage", "storage", STORAGE_BACKENDS, "auto"),
         currency=currency,
         account_id=None if account_id is None else reader.string(data, "account_id", "account_id"),
@@ -293,4 +271,7 @@ def load_config(path: str | Path) -> PipelineConfig:
         catalog=None if catalog is None else reader.string(data, "catalog", "catalog"),
         schemas={layer: reader.string(schemas, layer, f"schemas.{layer}") for layer in schemas},
         spark_conf={str(k): str(v) for k, v in spark_conf.items()},
+        account_api=account_api,
+        dremio=dremio_source(reader, sources.get("dremio")),
+        rate_cards=rate_cards,
     )

@@ -24,3 +24,11 @@ class SourceMissing(BillingLakehouseError):
 
 class StorageError(BillingLakehouseError):
     """A table could not be read or written by the configured storage backend."""
+
+
+class SourceApiError(BillingLakehouseError):
+    """A usage API failed, or answered with something other than what it documents; nothing was landed."""
+
+
+class CredentialsRejected(SourceApiError):
+    """A usage API refused the credentials (HTTP 401 or 403); the message names what to check."""

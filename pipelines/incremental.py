@@ -98,7 +98,8 @@ def plan(store: TableStore, target: TableSpec, inputs: Sequence[TableSpec], fing
         before, now = consumed.get(table.key), versions[table.key]
         if before == now:
             continue
-        commits = None if before is None or now is None else store.history(table, before)
+        # An input that did not exist at the last build (a source added since) is read from its first commit.
+        commits = None if now is None else store.history(table, -1 if before is None else before)
         if commits is None:
             scope, reason = EVERYTHING, f"{table} history not available from version {before}"
         else:

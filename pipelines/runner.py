@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
-from pipelines.bronze.ingest_log import LogEntry, Run
+from pipelines.bronze.ingest_log import LandingResult, LogEntry, Run
+from pipelines.bronze.land_account_api import fetch_account_usage
+from pipelines.bronze.land_dremio import land_dremio_usage
 from pipelines.bronze.land_legacy import land_legacy_usage
 from pipelines.bronze.land_prices import land_list_prices
 from pipelines.bronze.land_system import land_system_usage
 from pipelines.config import PipelineConfig
+from pipelines.errors import SourceApiError
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.silver.refresh import refresh_prices, refresh_usage
 from pipelines.storage import TableStore, open_store
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[str], None]
+API_SOURCES = ("account-api", "dremio")
+
 
 @dataclass
 class RunSummary:
-    """What a run did: deliveries landed and rejected, and the tables it wrote (new versions)."""
+    """What a run did: deliveries landed and rejected, API fetches that failed, and the tables it wrote."""
 
     run_id: str
     landed: list[LogEntry] = field(default_factory=list)
     rejected: list[LogEntry] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
     unchanged: int = 0
     written: dict[str, int] = field(default_factory=dict)
 
@@ -33,25 +41,78 @@ class RunSummary:
         if version is not None:
             self.written[table] = version
 
+    def add(self, table: str, landing: LandingResult) -> None:
+        self.landed += landing.landed
+        self.rejected += landing.rejected
+        self.unchanged += landing.unchanged
+        self.note(table, landing.bronze_version)
 
-def run_pipeline(spark: SparkSession, config: PipelineConfig, store: TableStore | None = None) -> RunSummary:
+
+def ingest(
+    spark: SparkSession,
+    config: PipelineConfig,
+    store: TableStore,
+    run: Run,
+    summary: RunSummary,
+    only: str | None = None,
+    months: list[str] | None = None,
+    progress: Progress = lambda message: None,
+) -> None:
+    """Fetch from the configured APIs and land every source in bronze (only one API source if named).
+
+    An API that fails is reported in `summary.failed` and the other sources still land: what each
+    API delivered before it failed is committed, and the next run picks up from there.
+    """
+    if only in (None, "account-api") and config.account_api is not None:
+        assert config.account_id is not None  # checked when the config was loaded
+        try:
+            summary.add(
+                "bronze.ingest_log",
+                fetch_account_usage(spark, store, config.account_api, config.account_id, run, months, progress),
+            )
+        except SourceApiError as error:
+            summary.failed.append(f"account-api: {error}")
+        summary.add("bronze.legacy_usage", land_legacy_usage(spark, store, config.account_api.landing, run))
+    if only is None and config.legacy_csv is not None:
+        summary.add("bronze.legacy_usage", land_legacy_usage(spark, store, config.legacy_csv.path, run))
+    if only is None and config.system_usage is not None:
+        summary.add("bronze.system_usage", land_system_usage(spark, store, config.system_usage, run))
+    if only is None and config.list_prices is not None:
+        summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
+    if only in (None, "dremio") and config.dremio is not None:
+        try:
+            summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run, progress=progress))
+        except SourceApiError as error:
+            summary.failed.append(f"dremio: {error}")
+
+
+def ingest_source(
+    spark: SparkSession,
+    config: PipelineConfig,
+    source: str,
+    months: list[str] | None = None,
+    progress: Progress = lambda message: None,
+) -> RunSummary:
+    """Fetch one API source into bronze (`account-api` or `dremio`), without refreshing silver and gold."""
+    store = open_store(spark, config)
+    run = Run()
+    summary = RunSummary(run.run_id)
+    ingest(spark, config, store, run, summary, only=source, months=months, progress=progress)
+    return summary
+
+
+def run_pipeline(
+    spark: SparkSession,
+    config: PipelineConfig,
+    store: TableStore | None = None,
+    progress: Progress = lambda message: None,
+) -> RunSummary:
     """Bronze -> silver -> gold for whatever changed since the tables' last versions."""
     store = store or open_store(spark, config)
     run = Run()
     summary = RunSummary(run.run_id)
-    if config.legacy_csv is not None:
-        landing = land_legacy_usage(spark, store, config.legacy_csv.path, run)
-        summary.landed, summary.rejected, summary.unchanged = landing.landed, landing.rejected, landing.unchanged
-        summary.note("bronze.legacy_usage", landing.bronze_version)
-    if config.system_usage is not None:
-        landing = land_system_usage(spark, store, config.system_usage, run)
-        summary.landed += landing.landed
-        summary.rejected += landing.rejected
-        summary.unchanged += landing.unchanged
-        summary.note("bronze.system_usage", landing.bronze_version)
-    if config.list_prices is not None:
-        summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
-    summary.note("silver.prices", refresh_prices(store))
+    ingest(spark, config, store, run, summary, progress=progress)
+    summary.note("silver.prices", refresh_prices(store, config.rate_cards))
     summary.note("silver.usage", refresh_usage(spark, store, config))
     summary.note("gold.cost", refresh_cost(store, config))
     for table, version in refresh_aggregates(store, config).items():

@@ -140,12 +140,23 @@ QUARANTINE = TableSpec(
     " _source_sha256 string, _ingested_at timestamp",
     ("source", "delivery"),
 )
+DREMIO_USAGE = TableSpec(
+    "bronze",
+    "dremio_usage",
+    # The API's usage objects as sent (times and the DCU amount as their text), the grain and window asked for.
+    "id string, type string, start_time string, end_time string, usage string, frequency string,"
+    f" group_by string, window_start timestamp, window_end timestamp, fetched_at timestamp, {LINEAGE},"
+    " usage_date date",
+    ("usage_date",),
+)
+# One row per delivery landed or rejected, and per API request window fetched (window_*, pages).
 INGEST_LOG = TableSpec(
     "bronze",
     "ingest_log",
     "run_id string, source string, delivery string, path string, size bigint, modification_time timestamp,"
     " sha256 string, status string, rows_read bigint, rows_landed bigint, rows_quarantined bigint,"
-    " error string, table_version bigint, ingested_at timestamp",
+    " error string, table_version bigint, ingested_at timestamp, window_start timestamp, window_end timestamp,"
+    " pages bigint",
 )
 
 USAGE = TableSpec("silver", "usage", USAGE_COLUMNS, ("usage_date",))
@@ -225,6 +236,7 @@ UNPRICED_USAGE = TableSpec(
 ALL_TABLES = (
     LEGACY_USAGE,
     SYSTEM_USAGE,
+    DREMIO_USAGE,
     LIST_PRICES,
     QUARANTINE,
     INGEST_LOG,

@@ -50,3 +50,48 @@ def test_missing_version_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("warehouse: x\n")
     with pytest.raises(ConfigError, match="version: expected 1"):
         load_config(path)
+
+
+def _rate_cards(tmp_path: Path, window: str) -> Path:
+    (tmp_path / "rate_cards.yml").write_text(
+        "version: 1\nrate_cards:\n  - {sku_name: DREMIO_DCU, usage_unit: DCU, windows: [" + window + "]}\n"
+    )
+    return write_config(tmp_path, None, None, extra="rate_cards: rate_cards.yml\n")
+
+
+def test_rate_cards_load_exact_prices_and_reject_floats_and_backward_windows(tmp_path: Path) -> None:
+    config = load_config(_rate_cards(tmp_path, '{start: 2024-01-01, price: "0.39", effective_price: "0.35"}'))
+    window = config.rate_cards[0].windows[0]
+    assert (str(window.list_price), str(window.effective_price), window.end) == ("0.39", "0.35", None)
+    assert window.start.isoformat() == "2024-01-01T00:00:00+00:00"
+    with pytest.raises(ConfigError, match=r"rate_cards\[0\]\.windows\[0\]\.price: expected a quoted decimal"):
+        load_config(_rate_cards(tmp_path, "{start: 2024-01-01, price: 0.39}"))
+    with pytest.raises(ConfigError, match=r"windows\[0\]\.end: expected an instant after start"):
+        load_config(_rate_cards(tmp_path, '{start: 2024-02-01, end: 2024-01-01, price: "1"}'))
+
+
+@pytest.mark.parametrize(
+    ("sources", "extra", "message"),
+    [
+        ("  account_api: {start_month: '2024-01'}\n", "", "account_id: expected the Databricks account id"),
+        ("  account_api: {start_month: '2024-1'}\n", "account_id: a\n", "start_month: expected a quoted month"),
+        (
+            "  account_api: {start_month: '2024-03', end_month: '2024-01'}\n",
+            "account_id: a\n",
+            "not before start_month",
+        ),
+        ("  dremio: {frequency: WEEKLY}\n", "", "sources.dremio.frequency: expected one of HOURLY, DAILY"),
+        ("  dremio: {group_by: [PROJECT, ENGINE]}\n", "", "sources.dremio.group_by: expected a non-empty string"),
+        ("  dremio: {backfill_days: 400}\n", "", "sources.dremio.backfill_days: expected a whole number from 1 to 365"),
+        ("  dremio: {token_variable: dremio-abc123}\n", "", "the NAME of an environment variable"),
+    ],
+)
+def test_api_source_settings_are_checked(tmp_path: Path, sources: str, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_config(tmp_path, None, None, extra=extra, sources=sources))
+
+
+def test_account_api_and_delivered_files_are_one_or_the_other(tmp_path: Path) -> None:
+    sources = "  account_api: {start_month: '2024-01'}\n"
+    with pytest.raises(ConfigError, match=r"either sources\.legacy_csv or sources\.account_api"):
+        load_config(write_config(tmp_path, tmp_path / "csv", None, extra="account_id: a\n", sources=sources))

@@ -73,11 +73,11 @@ def test_missing_source_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.C
 def test_emails_are_masked_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from pipelines.logs import EmailMaskingFilter, mask_emails
+    from pipelines.logs import RedactingFilter, mask_emails
 
     assert mask_emails("owner ana.silva@example.com ran it") == "owner a***@example.com ran it"
     logger = logging.getLogger("billing-lakehouse-test")
-    caplog.handler.addFilter(EmailMaskingFilter())
+    caplog.handler.addFilter(RedactingFilter())
     with caplog.at_level(logging.INFO, logger="billing-lakehouse-test"):
         logger.info("cluster owned by %s", "jose.nunez@example.com")
     assert "jose.nunez" not in caplog.text and "j***@example.com" in caplog.text

@@ -16,6 +16,7 @@ from pipelines.tables import INGEST_LOG
 
 LANDED = "landed"
 REJECTED = "rejected"
+FAILED = "failed"  # an API request window that could not be fetched; nothing of it was landed
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class LogEntry:
     rows_quarantined: int = 0
     error: str | None = None
     table_version: int | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    pages: int | None = None
 
     def same_file(self, file: DeliveredFile) -> bool:
         return (self.path, self.size, self.modified_ms) == (file.path, file.size, file.modified_ms)
@@ -104,9 +108,29 @@ def latest_entries(store: TableStore, source: str) -> dict[str, LogEntry]:
             rows_quarantined=row["rows_quarantined"],
             error=row["error"],
             table_version=row["table_version"],
+            window_start=row.get("window_start"),
+            window_end=row.get("window_end"),
+            pages=row.get("pages"),
         )
         for delivery, row in latest.items()
     }
+
+
+def fetched_windows(store: TableStore, source: str, prefix: str) -> list[tuple[datetime, datetime]]:
+    """(start, end) of every API window of a source landed under a delivery-key prefix (one fetch grain)."""
+    return [
+        (_utc(row["window_start"]), _utc(row["window_end"]))
+        for row in store.read_rows(INGEST_LOG)
+        if row["source"] == source
+        and row["status"] == LANDED
+        and str(row["delivery"]).startswith(prefix)
+        and row.get("window_start") is not None
+        and row.get("window_end") is not None
+    ]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def append_entries(store: TableStore, run: Run, entries: list[LogEntry]) -> None:
@@ -129,6 +153,9 @@ def append_entries(store: TableStore, run: Run, entries: list[LogEntry]) -> None
             e.error,
             e.table_version,
             run.started_at,
+            e.window_start,
+            e.window_end,
+            e.pages,
         )
         for e in entries
     ]

@@ -5,16 +5,10 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipelines.columns import end_of_hour, json_map, parse_decimal, parse_timestamp
+from pipelines.columns import end_of_hour, json_map, parse_decimal, parse_timestamp, struct_of
 from pipelines.tables import IDENTITY_METADATA, LEGACY_CSV_COLUMNS, PRODUCT_FEATURES, USAGE_METADATA
 
 SOURCE = "legacy_csv"
-
-
-def _struct_of(ddl: str, values: dict[str, Column]) -> Column:
-    """A struct of the given DDL type with the named fields set and the rest NULL."""
-    names = [part.split(":")[0].strip() for part in ddl.removeprefix("struct<").removesuffix(">").split(",")]
-    return F.struct(*[values.get(name, F.lit(None).cast("string")).alias(name) for name in names]).cast(ddl)
 
 
 def _billing_origin_product(sku: Column) -> Column:
@@ -90,7 +84,7 @@ def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, accou
         parse_decimal(F.col("dbus")).alias("usage_quantity"),
         json_map(F.col("clusterCustomTags")).alias("custom_tags"),
         json_map(F.col("tags")).alias("tags"),
-        _struct_of(
+        struct_of(
             USAGE_METADATA,
             {
                 "cluster_id": F.when(~is_sql, cluster),
@@ -98,7 +92,7 @@ def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, accou
                 "node_type": F.col("clusterNodeType"),
             },
         ).alias("usage_metadata"),
-        _struct_of(
+        struct_of(
             IDENTITY_METADATA,
             {
                 "cluster_owner_user_id": F.col("clusterOwnerUserId"),
@@ -106,7 +100,7 @@ def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, accou
             },
         ).alias("identity_metadata"),
         _billing_origin_product(F.coalesce(F.col("_mapped_sku"), sku)).alias("billing_origin_product"),
-        _struct_of(
+        struct_of(
             PRODUCT_FEATURES,
             {"is_serverless": sku.contains("SERVERLESS"), "is_photon": sku.contains("(PHOTON)")},
         ).alias("product_features"),

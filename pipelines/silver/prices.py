@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+
+from pipelines.config import RateCard
 
 PRICING_SCHEMA = (
     "struct<default:decimal(38,18), promotional:struct<default:decimal(38,18)>,"
     " effective_list:struct<default:decimal(38,18)>>"
 )
 PRICE_KEY = ("sku_name", "cloud", "usage_unit", "currency_code")
+LIST_PRICES_SOURCE = "list_prices"
+RATE_CARD_SOURCE = "rate_card"
+WINDOW_COLUMNS = (
+    "sku_name string, cloud string, usage_unit string, currency_code string, price_start_time timestamp,"
+    " price_end_time timestamp, list_price decimal(38,18), effective_list_price decimal(38,18),"
+    " promotional_price decimal(38,18), source string"
+)
 _OPEN_END = "9999-12-31 00:00:00"  # stands for a window with no end
 
 
-def to_prices(list_prices: DataFrame) -> DataFrame:
+def to_prices(list_prices: DataFrame, rate_cards: DataFrame | None = None) -> DataFrame:
     """One row per price window with exact decimal prices, duplicates removed, overlaps flagged.
 
     `list_price` is `pricing.default`; `effective_list_price` is `pricing.effective_list.default`
     (the price billing uses), falling back to `default` when an export has no effective price.
+    Rate-card windows (`rate_card_windows`) are added as they are; a rate card that overlaps a list
+    price of the same key is flagged like any other overlap.
     """
     pricing = F.from_json(F.col("pricing"), PRICING_SCHEMA)
     windows = list_prices.select(
@@ -29,9 +41,32 @@ def to_prices(list_prices: DataFrame) -> DataFrame:
         pricing["default"].alias("list_price"),
         F.coalesce(pricing["effective_list"]["default"], pricing["default"]).alias("effective_list_price"),
         pricing["promotional"]["default"].alias("promotional_price"),
-        F.lit("list_prices").alias("source"),
+        F.lit(LIST_PRICES_SOURCE).alias("source"),
     ).dropDuplicates()
+    if rate_cards is not None:
+        windows = windows.unionByName(rate_cards)
     return flag_overlaps(windows)
+
+
+def rate_card_windows(spark: SparkSession, cards: Sequence[RateCard]) -> DataFrame:
+    """Configured rate cards as price windows (the same columns `to_prices` gives before flagging)."""
+    rows = [
+        (
+            card.sku_name,
+            card.cloud,
+            card.usage_unit,
+            card.currency_code,
+            window.start,
+            window.end,
+            window.list_price,
+            window.effective_price,
+            None,
+            RATE_CARD_SOURCE,
+        )
+        for card in cards
+        for window in card.windows
+    ]
+    return spark.createDataFrame(rows, WINDOW_COLUMNS)
 
 
 def flag_overlaps(prices: DataFrame) -> DataFrame:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from pipelines.config import PipelineConfig
+from pipelines.config import PipelineConfig, RateCard, fingerprint_of
 from pipelines.incremental import date_partitions, plan, refresh_by_date
-from pipelines.silver import legacy_usage, system_usage
+from pipelines.silver import dremio_usage, legacy_usage, system_usage
 from pipelines.silver.precedence import covered_days, prefer_system_tables
-from pipelines.silver.prices import PRICE_KEY, PriceWindow, changed_periods, to_prices
+from pipelines.silver.prices import PRICE_KEY, PriceWindow, changed_periods, rate_card_windows, to_prices
 from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import Replace, TableStore
-from pipelines.tables import LEGACY_USAGE, LIST_PRICES, PRICES, SYSTEM_USAGE, USAGE
+from pipelines.tables import DREMIO_USAGE, LEGACY_USAGE, LIST_PRICES, PRICES, SYSTEM_USAGE, USAGE
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +34,21 @@ def typed_legacy_usage(
 
 
 def refresh_usage(spark: SparkSession, store: TableStore, config: PipelineConfig) -> int | None:
-    """Recompute silver usage for the dates whose bronze records changed, from both Databricks sources."""
+    """Recompute silver usage for the dates whose bronze records changed, from every source."""
     workspaces, sku_map = workspaces_frame(spark, config), sku_map_frame(spark, config)
 
     def build(dates: list[date] | None) -> DataFrame:
+        partitions = None if dates is None else date_partitions(dates)
         legacy = typed_legacy_usage(store, config, dates, workspaces, sku_map)
-        system_bronze = store.read(SYSTEM_USAGE, None if dates is None else date_partitions(dates))
+        system_bronze = store.read(SYSTEM_USAGE, partitions)
         system = system_usage.to_usage(system_bronze)
-        return prefer_system_tables(legacy, system, covered_days(system_bronze))
+        usage = prefer_system_tables(legacy, system, covered_days(system_bronze))
+        if config.dremio is not None:
+            usage = usage.unionByName(dremio_usage.to_usage(store.read(DREMIO_USAGE, partitions), config.dremio))
+        return usage
 
-    fingerprint = config.fingerprint("workspaces", "skus", "account_id")
-    return refresh_by_date(store, USAGE, [LEGACY_USAGE, SYSTEM_USAGE], fingerprint, build)
+    fingerprint = config.fingerprint("workspaces", "skus", "account_id", "dremio_grain")
+    return refresh_by_date(store, USAGE, [LEGACY_USAGE, SYSTEM_USAGE, DREMIO_USAGE], fingerprint, build)
 
 
 def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
@@ -74,15 +79,16 @@ def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
     return ranges
 
 
-def refresh_prices(store: TableStore) -> int | None:
-    """Rebuild silver prices when bronze list prices changed; record which windows changed."""
-    todo = plan(store, PRICES, [LIST_PRICES], fingerprint="prices-v1")
+def refresh_prices(store: TableStore, rate_cards: Sequence[RateCard] = ()) -> int | None:
+    """Rebuild silver prices when bronze list prices or the rate cards changed; record which windows changed."""
+    fingerprint = "prices-v2-" + fingerprint_of(list(rate_cards))
+    todo = plan(store, PRICES, [LIST_PRICES], fingerprint=fingerprint)
     if todo.scope.is_empty() and store.version(PRICES) is not None:
         return None
-    new = store.conform(PRICES, to_prices(store.read(LIST_PRICES)))
+    new = store.conform(PRICES, to_prices(store.read(LIST_PRICES), rate_card_windows(store.spark, rate_cards)))
     ranges = _changed_dates(store.read(PRICES), new)
     overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
     for row in overlapping:
         log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
-    metadata = {"inputs": todo.versions, "fingerprint": "prices-v1", "changed": {"price_ranges": ranges}}
+    metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
     return store.write(PRICES, new, Replace.all(), metadata)

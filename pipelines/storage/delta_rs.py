@@ -144,7 +144,10 @@ class DeltaRsStore(TableStore):
         data = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in rows], schema=schema)
         properties = CommitProperties(custom_metadata={"userMetadata": encode_metadata(metadata)})
         try:
-            write_deltalake(self.location(table), data, mode="append", commit_properties=properties)
+            # `merge` adds columns a newer contract appends (the ingest log gained its API window columns).
+            write_deltalake(
+                self.location(table), data, mode="append", schema_mode="merge", commit_properties=properties
+            )
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error
         return DeltaTable(self.location(table)).version()

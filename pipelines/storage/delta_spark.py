@@ -65,6 +65,8 @@ class DeltaSparkStore(TableStore):
         )
         if table.partition_by:
             writer = writer.partitionBy(*table.partition_by)
+        if mode == "append":  # columns a newer contract appends are added, never dropped
+            writer = writer.option("mergeSchema", "true")
         predicate = replace.sql_predicate()
         if exists and predicate:
             writer = writer.option("replaceWhere", predicate)
