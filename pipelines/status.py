@@ -31,7 +31,7 @@ def table_status(store: TableStore) -> list[TableStatus]:
 
 
 def last_ingest(store: TableStore) -> list[dict[str, Any]]:
-    """Per source: its last ingest, and its deliveries as they stand now (latest entry of each)."""
+    """Per source: its last ingest, and its deliveries or API request windows as they stand now (latest of each)."""
     newest = Window.partitionBy("source", "delivery").orderBy(F.col("ingested_at").desc())
     log = store.read(INGEST_LOG).withColumn("_rank", F.row_number().over(newest)).where("_rank = 1")
     rows = (
@@ -39,7 +39,7 @@ def last_ingest(store: TableStore) -> list[dict[str, Any]]:
         .agg(
             F.date_format(F.max("ingested_at"), "yyyy-MM-dd HH:mm:ss").alias("last_ingested_at"),
             F.countDistinct("delivery").alias("deliveries"),
-            F.sum(F.when(F.col("status") == "rejected", 1).otherwise(0)).alias("rejections"),
+            F.sum(F.when(F.col("status").isin("rejected", "failed"), 1).otherwise(0)).alias("rejections"),
             F.sum("rows_landed").alias("rows_landed"),
             F.sum("rows_quarantined").alias("rows_quarantined"),
         )
@@ -55,9 +55,10 @@ def format_status(store: TableStore) -> str:
         version = "-" if status.version is None else str(status.version)
         lines.append(f"{status.table:<26} {version:>8} {status.rows:>12,}  {status.location}")
     lines.append("")
-    lines.append(f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected':>9} {'rows landed':>12}")
+    header = f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected/failed':>15}"
+    lines.append(f"{header} {'rows landed':>12}")
     for row in last_ingest(store):
         when = row["last_ingested_at"] or "-"  # formatted by Spark in the session time zone, UTC
         landed = row["rows_landed"] or 0
-        lines.append(f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>9} {landed:>12,}")
+        lines.append(f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>15} {landed:>12,}")
     return "\n".join(lines)

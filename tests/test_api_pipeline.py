@@ -79,13 +79,13 @@ def test_dremio_usage_lands_once_is_priced_by_the_rate_card_and_survives_failure
         )
 
         api.fail_windows_from = None
-        assert not run_pipeline(spark, config, store).failed  # picks up from the last window landed
+        assert main(["ingest", "dremio", "--config", config.source_file]) == 0  # picks up from the last window
         assert store.row_count(DREMIO_USAGE) == len(old) + len(recent)
 
         late = next(o for o in recent if o["startTime"].startswith(_midnight(1).strftime("%Y-%m-%dT05")))
         late["usage"] = "9.75"  # usage arrives late for an hour already fetched
         api.objects.append({**late, "id": "p-3"})
-        run_pipeline(spark, config, store)
+        assert not run_pipeline(spark, config, store).failed
         assert store.row_count(DREMIO_USAGE) == len(api.objects)  # re-fetched days replaced, never duplicated
 
         before = (store.version(DREMIO_USAGE), store.read(DREMIO_USAGE).count())

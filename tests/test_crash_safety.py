@@ -107,7 +107,7 @@ def test_a_run_killed_at_any_commit_converges_on_the_next_run(spark: SparkSessio
 
     # Recoveries are independent (each in its own warehouse): run a few at once on the one SparkSession.
     points = list(enumerate(killed.commits))
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         results = pool.map(
             lambda p: recover(spark, config, tmp_path / "killed" / f"{p[0]:02d}", tmp_path / "recovered" / str(p[0])),
             points,

@@ -12,30 +12,25 @@ from pyspark.sql import SparkSession
 
 from benchmarks.generate import generate
 from pipelines.cli import main
-from tests.conftest import REPO, usage_row, write_config, write_delivery
+from tests.conftest import REPO, write_config
 
 
-def test_cli_run_status_and_summary(spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_run_status_and_summary_exit_non_zero_when_a_delivery_is_rejected(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "data" / "billable-usage" / "csv"
     generate(tmp_path / "data", rows=120, months=1, workspaces=1, malformed=1)
-    config = write_config(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    (folder / "notes.csv").write_text("hello\n")
+    config = write_config(tmp_path, folder, tmp_path / "data" / "list_prices")
 
-    assert main(["run", "--config", str(config)]) == 0
-    assert "1 deliveries landed" in capsys.readouterr().out
+    assert main(["run", "--config", str(config)]) == 1  # the other delivery still lands
+    out = capsys.readouterr().out
+    assert "1 deliveries landed, 1 rejected" in out and "REJECTED" in out and "notes.csv" in out
     assert main(["status", "--config", str(config)]) == 0
     status = capsys.readouterr().out
     assert "gold.cost" in status and "legacy_csv" in status
     assert main(["summary", "--config", str(config)]) == 0
     assert "Cost per SKU" in capsys.readouterr().out
-
-
-def test_cli_exits_non_zero_when_a_delivery_is_rejected(
-    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    folder = tmp_path / "csv"
-    write_delivery(folder, "1111111111111111", "2024-01", [usage_row()])
-    (folder / "notes.csv").write_text("hello\n")
-    assert main(["run", "--config", str(write_config(tmp_path, folder, None))]) == 1
-    assert "REJECTED" in capsys.readouterr().out
 
 
 def test_cli_reports_bad_config_without_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

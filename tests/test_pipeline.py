@@ -89,25 +89,25 @@ def _changed_dates(spark: SparkSession, config: PipelineConfig, table) -> set[da
 
 
 def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(spark: SparkSession, tmp_path: Path) -> None:
-    generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)
+    generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)  # 150 rows per file
     config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
     store = open_store(spark, config)
     run_pipeline(spark, config)
 
     _redeliver(tmp_path / "data", 0, "2024-02", 400, seed=1)  # grows from 150 rows
-    grown = run_pipeline(spark, config)
-    assert [e.delivery.endswith("2024-02") for e in grown.landed] == [True]
-    assert _changed_dates(spark, config, USAGE) == _changed_dates(spark, config, COST) == _month_days("2024-02")
-
-    _redeliver(tmp_path / "data", 1, "2024-01", 20, seed=2)  # shrinks from 150 rows
-    run_pipeline(spark, config)
-    assert _changed_dates(spark, config, COST_DAILY) == _month_days("2024-01")
+    _redeliver(tmp_path / "data", 1, "2024-02", 20, seed=2)  # shrinks from 150 rows
+    redelivered = run_pipeline(spark, config)
+    assert [e.delivery[-7:] for e in redelivered.landed] == ["2024-02", "2024-02"]
+    february = _month_days("2024-02")
+    assert _changed_dates(spark, config, USAGE) == _changed_dates(spark, config, COST) == february
+    assert _changed_dates(spark, config, COST_DAILY) == february  # January is not touched
     counts = {
         (r.workspace_id, r.usage_month): r["count"]
         for r in store.read(LEGACY_USAGE).groupBy("workspace_id", "usage_month").count().collect()
     }
     assert counts[(WORKSPACES[0].workspace_id, "2024-02")] == 400
-    assert counts[(WORKSPACES[1].workspace_id, "2024-01")] == 20
+    assert counts[(WORKSPACES[1].workspace_id, "2024-02")] == 20
+    assert counts[(WORKSPACES[1].workspace_id, "2024-01")] == 150
     assert store.row_count(COST) == ROWS - 150 + 400 - 150 + 20
 
     clean_dir = tmp_path / "clean"

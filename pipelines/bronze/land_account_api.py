@@ -83,9 +83,11 @@ def fetch_account_usage(
         months = months_to_download(source, downloaded_months(store), datetime.now(UTC).date())
     landing = Path(source.landing)
     landing.mkdir(parents=True, exist_ok=True)
+    result = LandingResult()
+    if not months:
+        return result
     client = account_client(account_id, source.host, source.timeout_seconds)
     url = f"{client.config.host}/api/2.0/accounts/{account_id}/usage/download"
-    result = LandingResult()
     with tempfile.TemporaryDirectory(prefix="account-api-") as scratch:
         for number, month in enumerate(months, 1):
             query = f"?start_month={month}&end_month={month}&personal_data={str(source.personal_data).lower()}"

@@ -27,7 +27,7 @@ from pipelines.logs import install_redaction, redact, register_secret_variable
 
 log = logging.getLogger(__name__)
 
-RETRIED_STATUSES = (429, 503)
+RETRIED_STATUSES = (429, 502, 503, 504)  # throttled, or a gateway that will likely answer next time
 USAGE_FIELDS = ("id", "type", "startTime", "endTime", "usage")
 PAGE_FIELDS = ("data", "nextPageToken", "previousPageToken")
 MAX_BACKOFF_SECONDS = 30.0

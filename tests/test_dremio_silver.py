@@ -1,0 +1,92 @@
+"""Dremio usage in silver (one grain, exact DCUs) and in gold (a rate-card window must hold the whole period)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pyspark.sql import SparkSession
+
+from pipelines.config_apis import DremioSource, RateCard, RateWindow
+from pipelines.gold.cost import price_usage
+from pipelines.silver import dremio_usage
+from pipelines.silver.prices import rate_card_windows, to_prices
+from pipelines.storage import Replace
+from pipelines.storage.delta_rs import DeltaRsStore
+from pipelines.tables import DREMIO_USAGE, LIST_PRICES
+
+T = datetime
+
+
+def _bronze(spark: SparkSession, rows: list[tuple[str, str, str, str, str, str, str]]) -> object:
+    """Bronze rows from (id, type, startTime, endTime, usage, frequency, group_by)."""
+    window = T(2024, 5, 1, tzinfo=UTC)
+    full = [
+        (*row, window, window, window, "dremio", "url", "sha", window, T.fromisoformat(row[2]).date()) for row in rows
+    ]
+    return spark.createDataFrame(full, DREMIO_USAGE.schema())
+
+
+def test_only_the_configured_grain_reaches_silver_with_exact_dcus(spark: SparkSession) -> None:
+    bronze = _bronze(
+        spark,
+        [
+            ("p-1", "PROJECT", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "7.2", "HOURLY", "PROJECT"),
+            (
+                "e-1",
+                "ENGINE",
+                "2024-05-01T00:00:00Z",
+                "2024-05-02T00:00:00Z",
+                "0.100000000000000001",
+                "DAILY",
+                "ENGINE",
+            ),
+            ("e-1", "ENGINE", "2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "3", "HOURLY", "ENGINE"),
+        ],
+    )
+    source = DremioSource(frequency="DAILY", group_by="ENGINE", sku_name="DREMIO_DCU", cloud="AZURE")
+    rows = dremio_usage.to_usage(bronze, source).collect()  # type: ignore[arg-type]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.usage_quantity == Decimal("0.100000000000000001") and row.usage_unit == "DCU"
+    assert (row.source, row.sku_name, row.cloud) == ("dremio", "DREMIO_DCU", "AZURE")
+    assert (row.usage_metadata.engine_id, row.usage_metadata.project_id) == ("e-1", None)
+    assert (row.usage_start_time, row.usage_end_time) == (T(2024, 5, 1), T(2024, 5, 2))
+    again = dremio_usage.to_usage(bronze, source).collect()[0]  # type: ignore[arg-type]
+    assert again.record_id == row.record_id
+
+
+def test_a_rate_card_window_must_hold_the_whole_usage_period(spark: SparkSession, tmp_path: object) -> None:
+    change = T(2024, 5, 1, 12, tzinfo=UTC)
+    card = RateCard(
+        "DREMIO_DCU",
+        "AWS",
+        "DCU",
+        "USD",
+        (
+            RateWindow(T(2024, 1, 1, tzinfo=UTC), change, Decimal("0.50"), Decimal("0.50")),
+            RateWindow(change, None, Decimal("0.40"), Decimal("0.30")),
+        ),
+    )
+    store = DeltaRsStore(spark, str(tmp_path))
+    prices = to_prices(store.empty(LIST_PRICES), rate_card_windows(spark, [card]))
+    bronze = _bronze(
+        spark,
+        [
+            ("p-1", "PROJECT", "2024-05-01T11:00:00Z", "2024-05-01T12:00:00Z", "2", "HOURLY", "PROJECT"),
+            ("p-2", "PROJECT", "2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z", "2", "HOURLY", "PROJECT"),
+        ],
+    )
+    hourly = dremio_usage.to_usage(bronze, DremioSource())  # type: ignore[arg-type]
+    daily = dremio_usage.to_usage(
+        _bronze(spark, [("p-3", "PROJECT", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", "2", "DAILY", "PROJECT")]),  # type: ignore[arg-type]
+        DremioSource(frequency="DAILY"),
+    )
+    priced = {
+        row.usage_metadata.project_id: row.effective_cost
+        for row in price_usage(hourly.unionByName(daily), prices, "USD").collect()
+    }
+    # the hour ending at the change gets the old rate (not the new one, as an end-time rule would give);
+    # the day that straddles the change has no window holding it: unpriced, never a blend or a guess
+    assert priced == {"p-1": Decimal("1.00"), "p-2": Decimal("0.60"), "p-3": None}
+    store.write(DREMIO_USAGE, bronze, Replace.nothing(), {})  # the contract's schema is what bronze stores
