@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from pipelines.config_apis import (
     load_rate_cards,
 )
 from pipelines.config_reader import YamlReader, resolve_path
+
+log = logging.getLogger(__name__)
 
 STORAGE_BACKENDS = ("auto", "delta-rs", "delta-spark")
 TIERS = ("STANDARD", "PREMIUM", "ENTERPRISE")
@@ -257,6 +260,19 @@ def load_config(path: str | Path) -> PipelineConfig:
     if data.get("rate_cards") is not None:
         rate_cards = load_rate_cards(Path(resolve_path(base, reader.string(data, "rate_cards", "rate_cards"))))
 
+    dremio = dremio_source(reader, sources.get("dremio"))
+    if dremio is not None and not any(
+        (c.sku_name, c.cloud, c.usage_unit, c.currency_code) == (dremio.sku_name, dremio.cloud, "DCU", currency)
+        for c in rate_cards
+    ):
+        log.warning(
+            "%s: no rate card prices %s on %s in DCU and %s: Dremio usage will be unpriced",
+            file,
+            dremio.sku_name,
+            dremio.cloud,
+            currency,
+        )
+
     return PipelineConfig(
         source_file=str(file),
         warehouse=warehouse,
@@ -272,6 +288,6 @@ def load_config(path: str | Path) -> PipelineConfig:
         schemas={layer: reader.string(schemas, layer, f"schemas.{layer}") for layer in schemas},
         spark_conf={str(k): str(v) for k, v in spark_conf.items()},
         account_api=account_api,
-        dremio=dremio_source(reader, sources.get("dremio")),
+        dremio=dremio,
         rate_cards=rate_cards,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +68,7 @@ class RateWindow:
 
 @dataclass(frozen=True)
 class RateCard:
-    """Prices for usage the Databricks list prices do not cover (Dremio DCUs, negotiated rates)."""
+    """Prices for usage the Databricks list prices do not cover, such as Dremio DCUs."""
 
     sku_name: str
     cloud: str
@@ -100,7 +101,9 @@ def account_api_source(reader: YamlReader, raw: object, base: Path, warehouse: s
         landing=resolve_path(base, reader.string({"landing": landing}, "landing", f"{key}.landing")),
         start_month=start,
         end_month=end,
-        refresh_months=reader.integer(settings, "refresh_months", f"{key}.refresh_months", 2, 0, 24),
+        refresh_months=reader.integer(
+            settings, "refresh_months", f"{key}.refresh_months", 2, 0 if end is not None else 1, 24
+        ),
         personal_data=reader.boolean(settings, "personal_data", f"{key}.personal_data", False),
         host=None if host is None else str(host).rstrip("/"),
         timeout_seconds=reader.integer(settings, "timeout_seconds", f"{key}.timeout_seconds", 300, 1, 3600),
@@ -190,4 +193,21 @@ def load_rate_cards(path: Path) -> tuple[RateCard, ...]:
                 windows=tuple(parsed),
             )
         )
+    _check_no_overlaps(reader, loaded)
     return tuple(loaded)
+
+
+def _check_no_overlaps(reader: YamlReader, cards: list[RateCard]) -> None:
+    """Two windows of one SKU, cloud, unit and currency must not share time (usage would be priced twice)."""
+    by_key: dict[tuple[str, str, str, str], list[RateWindow]] = {}
+    for card in cards:
+        by_key.setdefault((card.sku_name, card.cloud, card.usage_unit, card.currency_code), []).extend(card.windows)
+    for key, windows in by_key.items():
+        ordered = sorted(windows, key=lambda w: w.start)
+        for before, after in itertools.pairwise(ordered):
+            if before.end is None or before.end > after.start:
+                raise reader.fail(
+                    "rate_cards",
+                    f"windows of {'/'.join(key)} that do not overlap",
+                    f"one from {before.start.isoformat()} overlaps one from {after.start.isoformat()}",
+                )

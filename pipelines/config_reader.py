@@ -14,6 +14,7 @@ from pipelines.errors import ConfigError
 
 CONFIG_VERSION = 1
 FIRST_USAGE_MONTH = "2019-03"  # billable usage logs start here
+MAX_PRICE = 10**10  # the largest price cost arithmetic keeps exact (pipelines.columns.MAX_PRICE)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -106,8 +107,8 @@ class YamlReader:
             price = Decimal(str(value)) if isinstance(value, str | int) and not isinstance(value, bool) else None
         except InvalidOperation:
             price = None
-        if price is None or not price.is_finite() or price < 0:
-            raise self.fail(key, 'a non-negative decimal such as "0.39"', value)
+        if price is None or not price.is_finite() or price < 0 or price >= MAX_PRICE:
+            raise self.fail(key, f'a non-negative decimal below {MAX_PRICE:.0e} such as "0.39"', value)
         return price
 
     def unknown_keys(self, parent: dict[str, Any], allowed: set[str], key: str) -> None:

@@ -29,7 +29,7 @@ def register_secret_variable(name: str) -> None:
 
 
 def _secrets() -> list[str]:
-    values = (os.environ.get(name, "") for name in SECRET_VARIABLES)
+    values = (os.environ.get(name, "").strip() for name in SECRET_VARIABLES)
     return sorted({v for v in values if len(v) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
 
 

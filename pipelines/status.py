@@ -33,13 +33,23 @@ def table_status(store: TableStore) -> list[TableStatus]:
 def last_ingest(store: TableStore) -> list[dict[str, Any]]:
     """Per source: its last ingest, and its deliveries or API request windows as they stand now (latest of each)."""
     newest = Window.partitionBy("source", "delivery").orderBy(F.col("ingested_at").desc())
-    log = store.read(INGEST_LOG).withColumn("_rank", F.row_number().over(newest)).where("_rank = 1")
+    last_landed = F.max(F.when(F.col("status") == "landed", F.col("ingested_at"))).over(Window.partitionBy("source"))
+    log = (
+        store.read(INGEST_LOG)
+        .withColumn("_rank", F.row_number().over(newest))
+        .withColumn("_last_landed", last_landed)
+        .where("_rank = 1")
+    )
+    # A delivery rejected as it stands now counts; a failed API window counts until a later window landed.
+    not_landed = (F.col("status") == "rejected") | (
+        (F.col("status") == "failed") & ~F.coalesce(F.col("_last_landed") > F.col("ingested_at"), F.lit(False))
+    )
     rows = (
         log.groupBy("source")
         .agg(
             F.date_format(F.max("ingested_at"), "yyyy-MM-dd HH:mm:ss").alias("last_ingested_at"),
             F.countDistinct("delivery").alias("deliveries"),
-            F.sum(F.when(F.col("status").isin("rejected", "failed"), 1).otherwise(0)).alias("rejections"),
+            F.sum(F.when(not_landed, 1).otherwise(0)).alias("rejections"),
             F.sum("rows_landed").alias("rows_landed"),
             F.sum("rows_quarantined").alias("rows_quarantined"),
         )

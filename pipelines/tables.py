@@ -143,11 +143,11 @@ QUARANTINE = TableSpec(
 DREMIO_USAGE = TableSpec(
     "bronze",
     "dremio_usage",
-    # The API's usage objects as sent (times and the DCU amount as their text), the grain and window asked for.
-    "id string, type string, start_time string, end_time string, usage string, frequency string,"
-    f" group_by string, window_start timestamp, window_end timestamp, fetched_at timestamp, {LINEAGE},"
-    " usage_date date",
-    ("usage_date",),
+    # The API's usage objects as sent (times and the DCU amount as their text), the window and grain asked for.
+    # Partitioned by grain too: fetching one grain never replaces the rows of another.
+    "id string, type string, start_time string, end_time string, usage string, window_start timestamp,"
+    f" window_end timestamp, fetched_at timestamp, {LINEAGE}, group_by string, frequency string, usage_date date",
+    ("group_by", "frequency", "usage_date"),
 )
 # One row per delivery landed or rejected, and per API request window fetched (window_*, pages).
 INGEST_LOG = TableSpec(

@@ -146,3 +146,5 @@ def test_months_never_downloaded_and_the_newest_ones_are_downloaded() -> None:
     assert months_to_download(source, set(), today) == ["2023-11", "2023-12", "2024-01", "2024-02"]
     assert months_to_download(source, {"2023-11", "2023-12", "2024-01", "2024-02"}, today) == ["2024-01", "2024-02"]
     assert months_to_download(source, {"2023-12", "2024-01"}, today) == ["2023-11", "2024-01", "2024-02"]
+    ahead = AccountApiSource(landing="unused", start_month="2024-01", end_month="2024-06")
+    assert months_to_download(ahead, set(), today) == ["2024-01", "2024-02"]  # no month after this one

@@ -68,6 +68,12 @@ def test_rate_cards_load_exact_prices_and_reject_floats_and_backward_windows(tmp
         load_config(_rate_cards(tmp_path, "{start: 2024-01-01, price: 0.39}"))
     with pytest.raises(ConfigError, match=r"windows\[0\]\.end: expected an instant after start"):
         load_config(_rate_cards(tmp_path, '{start: 2024-02-01, end: 2024-01-01, price: "1"}'))
+    with pytest.raises(
+        ConfigError, match=r"rate_cards: expected windows of DREMIO_DCU/AWS/DCU/USD that do not overlap"
+    ):
+        load_config(_rate_cards(tmp_path, '{start: 2024-01-01, price: "1"}, {start: 2024-03-01, price: "2"}'))
+    with pytest.raises(ConfigError, match=r"price: expected a non-negative decimal below"):
+        load_config(_rate_cards(tmp_path, '{start: 2024-01-01, price: "10000000000"}'))
 
 
 @pytest.mark.parametrize(
@@ -80,6 +86,7 @@ def test_rate_cards_load_exact_prices_and_reject_floats_and_backward_windows(tmp
             "account_id: a\n",
             "not before start_month",
         ),
+        ("  account_api: {start_month: '2024-03', refresh_months: 0}\n", "account_id: a\n", "from 1 to 24"),
         ("  dremio: {frequency: WEEKLY}\n", "", "sources.dremio.frequency: expected one of HOURLY, DAILY"),
         ("  dremio: {group_by: [PROJECT, ENGINE]}\n", "", "sources.dremio.group_by: expected a non-empty string"),
         ("  dremio: {backfill_days: 400}\n", "", "sources.dremio.backfill_days: expected a whole number from 1 to 365"),

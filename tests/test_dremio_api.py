@@ -81,6 +81,15 @@ def test_429_and_503_are_retried_honouring_retry_after() -> None:
     assert time.monotonic() - started >= 1.0  # the server's Retry-After was waited for
 
 
+def test_retry_after_as_an_http_date_is_honoured() -> None:
+    from pipelines.sources.dremio_api import _retry_after
+
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 -0000") == 0.0  # in the past: no wait, no crash
+    assert (
+        0 < (_retry_after((datetime.now(UTC) + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")) or 0) <= 30
+    )
+
+
 def test_retrying_stops_when_the_time_budget_is_spent() -> None:
     def busy(request: Request) -> Answer:
         return Answer.json({"errorMessage": "maintenance"}, 503, **{"Retry-After": "1"})
@@ -163,6 +172,8 @@ def test_every_object_read_is_landed_or_quarantined_with_a_reason() -> None:
         {**good[1], "id": "p-5", "type": "ENGINE"},
         {**good[1], "id": "p-6", "startTime": "2024-05-03T00:00:00Z", "endTime": "2024-05-03T01:00:00Z"},
         {**good[1], "id": "p-7", "endTime": "2024-05-01T03:00:00Z"},
+        {**good[1], "id": {"not": "text"}},
+        {**good[1], "id": "p-8", "startTime": "20240501T010000Z"},  # ISO basic form: Spark would not read it
     ]
     objects = good + bad
     fetched = FetchedWindow(WINDOW, "http://unused/v0/usage", objects, sha256="x")
@@ -177,5 +188,7 @@ def test_every_object_read_is_landed_or_quarantined_with_a_reason() -> None:
         "type 'ENGINE' is not the requested grouping PROJECT",
         "startTime outside the requested window 2024-05-01T00:00:00Z/2024-05-02T00:00:00Z",
         "startTime to endTime is not one hour",
+        "missing id",
+        "missing or unparseable startTime (expected ISO-8601 with a zone, such as 2024-01-05T17:00:00Z)",
     ]
     assert result.quarantined[1][3].endswith('"usage": -1}')  # the raw object keeps the number as sent

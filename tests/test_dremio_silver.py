@@ -22,7 +22,20 @@ def _bronze(spark: SparkSession, rows: list[tuple[str, str, str, str, str, str, 
     """Bronze rows from (id, type, startTime, endTime, usage, frequency, group_by)."""
     window = T(2024, 5, 1, tzinfo=UTC)
     full = [
-        (*row, window, window, window, "dremio", "url", "sha", window, T.fromisoformat(row[2]).date()) for row in rows
+        (
+            *row[:5],
+            window,
+            window,
+            window,
+            "dremio",
+            "url",
+            "sha",
+            window,
+            row[6],
+            row[5],
+            T.fromisoformat(row[2]).date(),
+        )
+        for row in rows
     ]
     return spark.createDataFrame(full, DREMIO_USAGE.schema())
 

@@ -7,6 +7,7 @@ re-fetched day is replaced by what the API says now, and re-running never duplic
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,6 +19,7 @@ from pipelines.config_apis import DREMIO_MAX_DAYS_BACK
 from pipelines.sources.dremio_api import FetchedWindow, Number, UsageWindow
 
 SOURCE = "dremio"
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$")
 MAX_WINDOW = timedelta(days=90)  # the longest period one request may ask for
 PERIOD = {"HOURLY": (timedelta(hours=1), "hour"), "DAILY": (timedelta(days=1), "day")}
 
@@ -78,7 +80,8 @@ def raw_json(value: Any) -> str:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or isinstance(value, Number):
+    """A UTC instant from ISO-8601 text with a zone (the form Spark parses too), else None."""
+    if not isinstance(value, str) or isinstance(value, Number) or not _ISO_INSTANT.match(value):
         return None
     try:
         parsed = datetime.fromisoformat(value)
@@ -140,10 +143,11 @@ def sort_window(fetched: FetchedWindow, source: DremioSource, ingested_at: datet
         reason = problem_with(item, fetched.window, source)
         start = _instant(item.get("startTime"))
         day = start.date() if reason is None and start is not None else fetched.window.start.date()
-        key = (item.get("id"), start)
-        if reason is None and key in seen:
-            reason = "duplicate of another object with this id and startTime in the same answer"
-        seen.add(key)
+        if reason is None:
+            key = (item["id"], start)
+            if key in seen:
+                reason = "duplicate of another object with this id and startTime in the same answer"
+            seen.add(key)
         if reason is not None:
             result.quarantined.append(
                 (
@@ -164,8 +168,6 @@ def sort_window(fetched: FetchedWindow, source: DremioSource, ingested_at: datet
                 item["startTime"],
                 item["endTime"],
                 str(item["usage"]),
-                source.frequency,
-                source.group_by,
                 fetched.window.start,
                 fetched.window.end,
                 fetched.fetched_at,
@@ -173,6 +175,8 @@ def sort_window(fetched: FetchedWindow, source: DremioSource, ingested_at: datet
                 fetched.url,
                 fetched.sha256,
                 ingested_at,
+                source.group_by,
+                source.frequency,
                 day,
             )
         )

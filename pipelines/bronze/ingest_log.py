@@ -17,6 +17,7 @@ from pipelines.tables import INGEST_LOG
 LANDED = "landed"
 REJECTED = "rejected"
 FAILED = "failed"  # an API request window that could not be fetched; nothing of it was landed
+UNCHANGED = "unchanged"  # an API request window answered exactly as the last time it was landed
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,12 @@ def _next_month_start(month: str) -> datetime:
 
 
 def months_to_download(source: AccountApiSource, downloaded: set[str], today: date) -> list[str]:
-    """Months never downloaded yet, plus the newest `refresh_months` (they grow until the month is over)."""
-    months = month_range(source.start_month, source.end_month or today.strftime("%Y-%m"))
+    """Months never downloaded yet, plus the newest `refresh_months` (they grow until the month is over).
+
+    Months after the current one are not asked for: they have no usage yet.
+    """
+    current = today.strftime("%Y-%m")
+    months = month_range(source.start_month, min(source.end_month or current, current))
     recent = set(months[-source.refresh_months :]) if source.refresh_months else set()
     return [month for month in months if month not in downloaded or month in recent]
 

@@ -27,6 +27,7 @@ from pipelines.bronze.dremio_usage import (
 from pipelines.bronze.ingest_log import (
     FAILED,
     LANDED,
+    UNCHANGED,
     LandingResult,
     LogEntry,
     Run,
@@ -104,7 +105,14 @@ def land_dremio_usage(
                 append_entries(store, run, [replace(_entry(source, window, url, FAILED), error=str(error))])
                 raise
             previous = latest.get(window_key(source, window))
-            if previous is not None and previous.status == LANDED and previous.sha256 == fetched.sha256:
+            if previous is not None and previous.status in (LANDED, UNCHANGED) and previous.sha256 == fetched.sha256:
+                entry = replace(
+                    _entry(source, window, fetched.url, UNCHANGED),
+                    size=fetched.size,
+                    sha256=fetched.sha256,
+                    pages=fetched.pages,
+                ).with_counts(previous.rows_read, previous.rows_landed, previous.rows_quarantined)
+                append_entries(store, run, [entry])  # one log row per request window, even when nothing changed
                 result.unchanged += 1
                 progress(f"dremio {source.grain} window {number}/{len(windows)} {window}: unchanged")
                 continue
@@ -138,7 +146,12 @@ def _land_window(
     version = store.write(
         DREMIO_USAGE,
         spark.createDataFrame(sorted_window.landed, DREMIO_USAGE.schema()),
-        Replace.where([{"usage_date": day.isoformat()} for day in days]),
+        Replace.where(
+            [
+                {"group_by": source.group_by, "frequency": source.frequency, "usage_date": day.isoformat()}
+                for day in days
+            ]
+        ),
         {**metadata, "changed": {"usage_dates": [day.isoformat() for day in days]}},
     )
     entry = replace(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipelines.columns import parse_decimal, struct_of
+from pipelines.columns import parse_decimal, parse_timestamp, struct_of
 from pipelines.config import DremioSource
 from pipelines.tables import IDENTITY_METADATA, PRODUCT_FEATURES, USAGE_METADATA
 
@@ -21,7 +21,7 @@ def to_usage(bronze: DataFrame, source: DremioSource) -> DataFrame:
     `usage_metadata`; the record id is a hash of grain, id and start time, stable across re-fetches.
     """
     grain = bronze.where((F.col("frequency") == source.frequency) & (F.col("group_by") == source.group_by))
-    start = F.to_timestamp(F.col("start_time"))
+    start = parse_timestamp(F.col("start_time"))
     is_project = F.col("group_by") == "PROJECT"
     identity = F.concat_ws("\u001f", F.lit(SOURCE), "group_by", "frequency", "id", start.cast("string"))
     return grain.select(
@@ -34,7 +34,7 @@ def to_usage(bronze: DataFrame, source: DremioSource) -> DataFrame:
         F.lit(source.sku_name).alias("sku_name_delivered"),
         F.lit(source.cloud).alias("cloud"),
         start.alias("usage_start_time"),
-        F.to_timestamp(F.col("end_time")).alias("usage_end_time"),
+        parse_timestamp(F.col("end_time")).alias("usage_end_time"),
         F.col("usage_date"),
         F.lit(UNIT).alias("usage_unit"),
         parse_decimal(F.col("usage")).alias("usage_quantity"),

@@ -26,7 +26,7 @@ from pipelines.tables import LEGACY_CSV_COLUMNS
 DEFAULT_ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
 CREDENTIALS_HINT = (
     "DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth service principal with the account admin role,"
-    " recommended), or DATABRICKS_TOKEN, or the profile named in DATABRICKS_CONFIG_PROFILE"
+    " recommended), or DATABRICKS_TOKEN"
 )
 _CHUNK = 1 << 20
 _FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-\d{2})\.csv$")

@@ -85,6 +85,7 @@ def _retry_after(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)  # HTTP dates are in GMT
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
@@ -136,7 +137,9 @@ class DremioUsageClient:
 
         Raises SourceApiError for an error answer, a page that is not the documented JSON, a page
         token that comes back again (the API would be looping), or more than `max_pages` pages.
+        Retries of all the window's requests share one budget of `retry_seconds`.
         """
+        deadline = time.monotonic() + self.retry_seconds
         params = {
             "maxResults": str(self.page_size),
             "filter": window.filter_expression(),
@@ -148,7 +151,7 @@ class DremioUsageClient:
         seen: set[str] = set()
         token: str | None = None
         while True:
-            body = self._get({**params, "pageToken": token} if token else params, window)
+            body = self._get({**params, "pageToken": token} if token else params, window, deadline)
             digest.update(body)
             fetched.pages += 1
             fetched.size += len(body)
@@ -173,10 +176,13 @@ class DremioUsageClient:
         fetched.sha256 = digest.hexdigest()
         return fetched
 
-    def _get(self, params: dict[str, str], window: UsageWindow) -> bytes:
-        """One page, retrying 429/503 and connection failures with backoff within `retry_seconds`."""
+    def _get(self, params: dict[str, str], window: UsageWindow, deadline: float) -> bytes:
+        """One page, retrying 429/503 and connection failures with backoff until the window's deadline.
+
+        The wait is the server's Retry-After when it asks for longer than the backoff, else the backoff,
+        so `Retry-After: 0` never turns into a tight loop.
+        """
         url = f"{self.base_url}/v0/usage"
-        started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
@@ -192,13 +198,12 @@ class DremioUsageClient:
                 self._raise_unless_retried(response, window)
                 problem = f"HTTP {response.status_code}: {_server_message(response)}"
                 wait = _retry_after(response.headers.get("Retry-After"))
-            if wait is None:
-                wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1)) * random.uniform(1.0, 1.25)
-            elapsed = time.monotonic() - started
-            if elapsed + wait > self.retry_seconds:
+            backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1)) * random.uniform(1.0, 1.25)
+            wait = backoff if wait is None else max(wait, backoff)
+            if time.monotonic() + wait > deadline:
                 raise SourceApiError(
-                    f"Dremio usage API gave up on window {window} after {attempt} attempts in {elapsed:.0f}s "
-                    f"(retry budget {self.retry_seconds:.0f}s, sources.dremio.timeout_seconds): {problem}"
+                    f"Dremio usage API gave up on window {window} after {attempt} attempts for one page "
+                    f"(retry budget {self.retry_seconds:.0f}s per window, sources.dremio.timeout_seconds): {problem}"
                 )
             log.info("Dremio usage API %s; retrying in %.1fs (attempt %d)", problem, wait, attempt)
             self._sleep(wait)
