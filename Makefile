@@ -34,13 +34,13 @@ demo: $(STAMP) data/.generated-v2 ## generate sample deliveries, run bronze -> s
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy
-	$(BIN)/ruff check pipelines jobs tests benchmarks
-	$(BIN)/ruff format --check pipelines jobs tests benchmarks
+	$(BIN)/ruff check pipelines jobs notebooks tests benchmarks
+	$(BIN)/ruff format --check pipelines jobs notebooks tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP) ## apply ruff fixes and formatting
-	$(BIN)/ruff check --fix pipelines jobs tests benchmarks
-	$(BIN)/ruff format pipelines jobs tests benchmarks
+	$(BIN)/ruff check --fix pipelines jobs notebooks tests benchmarks
+	$(BIN)/ruff format pipelines jobs notebooks tests benchmarks
 
 test: lint ## lint, then the test suite
 	$(BIN)/python -m pytest

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import BillingLakehouseError, ConfigError
-from pipelines.runner import RunSummary, ingest_source, run_pipeline
+from pipelines.runner import RunSummary, ingest_sources, run_pipeline, transform
 from pipelines.spark import build_spark
 from pipelines.status import format_status
 from pipelines.storage import open_store
@@ -37,6 +38,10 @@ def describe_run(summary: RunSummary) -> str:
 def check_ingest_source(config: PipelineConfig, source: str | None, months: tuple[str | None, str | None]) -> None:
     """The API source named on the command line must be configured; a month range applies to the Account API."""
     configured = {"account-api": config.account_api, "dremio": config.dremio}
+    if source is None:
+        if months != (None, None):
+            raise BillingLakehouseError("--start-month and --end-month apply to `ingest account-api` only")
+        return
     if source not in configured:
         raise BillingLakehouseError(f"unknown source {source!r}: expected one of {', '.join(configured)}")
     if configured[source] is None:
@@ -71,10 +76,14 @@ def _exit_code(summary: RunSummary) -> int:
 
 
 def run_command(
-    command: str, config_path: str, source: str | None = None, months: tuple[str | None, str | None] = (None, None)
+    command: str,
+    config_path: str,
+    source: str | None = None,
+    months: tuple[str | None, str | None] = (None, None),
+    overrides: Sequence[str] = (),
 ) -> int:
     """Load and check the config before any write, then run one command. Returns the exit code."""
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     if command == "ingest":
         check_ingest_source(config, source, months)
     spark = build_spark(conf=config.spark_conf)
@@ -82,9 +91,12 @@ def run_command(
     if command == "run":
         return _exit_code(run_pipeline(spark, config, store, progress=_progress))
     if command == "ingest":
-        assert source is not None
         chosen = None if months == (None, None) else month_range(*_month_bounds(config, months))
-        return _exit_code(ingest_source(spark, config, source, chosen, progress=_progress))
+        return _exit_code(ingest_sources(spark, config, store, source, chosen, progress=_progress))
+    if command == "transform":
+        summary = RunSummary("transform")
+        transform(spark, config, store, summary)
+        return _exit_code(summary)
     if command == "status":
         print(format_status(store))
         return 0

@@ -11,28 +11,39 @@ from collections.abc import Sequence
 from pipelines.errors import BillingLakehouseError
 from pipelines.logs import install_redaction, redact
 
+COMMANDS = {
+    "run": "land what is new in bronze, then refresh silver and gold",
+    "ingest": "land every configured source in bronze (or fetch one usage API); no silver or gold",
+    "transform": "refresh silver and gold from what bronze holds now",
+    "status": "show each table's Delta version, row count and the last ingest per source",
+    "summary": "print a readable cost summary of the gold tables",
+}
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-lakehouse", description=__doc__)
     parser.add_argument("--verbose", "-v", action="store_true", help="explain each decision")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("run", "land new deliveries and refresh silver and gold"),
-        ("status", "show each table's Delta version, row count and the last ingest per source"),
-        ("summary", "print a readable cost summary of the gold tables"),
-    ):
+    for name, text in COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
+        if name == "ingest":
+            command.add_argument(
+                "source", nargs="?", choices=["account-api", "dremio"], help="fetch only this usage API"
+            )
+            command.add_argument("--start-month", type=_month, help="account-api: first month to download (YYYY-MM)")
+            command.add_argument("--end-month", type=_month, help="account-api: last month to download (YYYY-MM)")
         command.add_argument("--config", required=True, help="path to pipeline.yml")
+        command.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. --set catalog=main --set schemas.gold=billing (repeatable)",
+        )
         command.add_argument(
             "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="explain each decision"
         )
-    text = "fetch from one usage API into bronze (silver and gold are refreshed by `run`)"
-    ingest = commands.add_parser("ingest", help=text, description=text)
-    ingest.add_argument("source", choices=["account-api", "dremio"], help="the API to fetch from")
-    ingest.add_argument("--config", required=True, help="path to pipeline.yml")
-    ingest.add_argument("--start-month", type=_month, help="account-api: first month to download (YYYY-MM)")
-    ingest.add_argument("--end-month", type=_month, help="account-api: last month to download (YYYY-MM)")
-    ingest.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="explain each decision")
     return parser
 
 
@@ -53,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipelines.app import run_command
 
         if args.command == "ingest":
-            return run_command("ingest", args.config, args.source, (args.start_month, args.end_month))
-        return run_command(args.command, args.config)
+            months = (args.start_month, args.end_month)
+            return run_command("ingest", args.config, args.source, months, args.overrides)
+        return run_command(args.command, args.config, overrides=args.overrides)
     except BillingLakehouseError as error:
         print(f"billing-lakehouse: {redact(str(error))}", file=sys.stderr)
         return 2

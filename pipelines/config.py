@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,10 +220,10 @@ def _system_usage(reader: YamlReader, raw: object, base: Path) -> SystemUsageSou
     return SystemUsageSource(path=path, format=fmt, table=table, lookback_days=lookback)
 
 
-def load_config(path: str | Path) -> PipelineConfig:
-    """Load `pipeline.yml`, the SKU catalog it names, and check both."""
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Load `pipeline.yml` with `key=value` overrides applied, the SKU catalog it names, and check both."""
     file = Path(path)
-    reader = YamlReader(file)
+    reader = YamlReader(file, overrides)
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
     reader.unknown_keys(data, allowed | {"rate_cards", "catalog", "schemas", "spark_conf"}, "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,7 +22,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 class YamlReader:
     """Reads keys out of one parsed YAML file, raising ConfigError with the file and key path."""
 
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, overrides: Sequence[str] = ()) -> None:
         self.file = str(file)
         try:
             text = file.read_text(encoding="utf-8")
@@ -32,9 +33,29 @@ class YamlReader:
         except yaml.YAMLError as error:
             raise ConfigError(self.file, "(file)", "valid YAML", str(error).splitlines()[0]) from None
         self.mapping(self.data, "(top level)")
+        for override in overrides:
+            self._override(override)
         version = self.data.get("version")
         if version != CONFIG_VERSION:
             raise ConfigError(self.file, "version", f"{CONFIG_VERSION}", version)
+
+    def _override(self, override: str) -> None:
+        """Apply one `dotted.key=value` (the value read as YAML), as a scheduler passes settings per target."""
+        key, equals, text = override.partition("=")
+        if not equals or not re.fullmatch(r"[\w.-]+", key) or ".." in key:
+            raise ConfigError(self.file, f"--set {override}", "KEY=VALUE with a dotted key such as catalog=main")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        *parents, name = key.split(".")
+        node = self.data
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(self.file, f"--set {key}", f"{part} to be a mapping in the file", child)
+            node = child
+        node[name] = value
 
     def fail(self, key: str, expected: str, got: object = None) -> ConfigError:
         return ConfigError(self.file, key, expected, got)

@@ -86,19 +86,29 @@ def ingest(
             summary.failed.append(f"dremio: {error}")
 
 
-def ingest_source(
+def ingest_sources(
     spark: SparkSession,
     config: PipelineConfig,
-    source: str,
+    store: TableStore,
+    source: str | None = None,
     months: list[str] | None = None,
     progress: Progress = lambda message: None,
 ) -> RunSummary:
-    """Fetch one API source into bronze (`account-api` or `dremio`), without refreshing silver and gold."""
-    store = open_store(spark, config)
+    """Land every configured source in bronze (or fetch one API: `account-api`, `dremio`); no silver or gold."""
     run = Run()
     summary = RunSummary(run.run_id)
     ingest(spark, config, store, run, summary, only=source, months=months, progress=progress)
     return summary
+
+
+def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, summary: RunSummary) -> None:
+    """Refresh silver and gold from whatever bronze holds now: only the usage dates that changed."""
+    summary.note("silver.prices", refresh_prices(store, config.rate_cards))
+    summary.note("silver.usage", refresh_usage(spark, store, config))
+    summary.note("gold.cost", refresh_cost(store, config))
+    for table, version in refresh_aggregates(store, config).items():
+        summary.note(table, version)
+    summary.note("gold.source_reconciliation", refresh_reconciliation(store, config))
 
 
 def run_pipeline(
@@ -112,11 +122,6 @@ def run_pipeline(
     run = Run()
     summary = RunSummary(run.run_id)
     ingest(spark, config, store, run, summary, progress=progress)
-    summary.note("silver.prices", refresh_prices(store, config.rate_cards))
-    summary.note("silver.usage", refresh_usage(spark, store, config))
-    summary.note("gold.cost", refresh_cost(store, config))
-    for table, version in refresh_aggregates(store, config).items():
-        summary.note(table, version)
-    summary.note("gold.source_reconciliation", refresh_reconciliation(store, config))
+    transform(spark, config, store, summary)
     log.info("run %s wrote %s", run.run_id, summary.written or "nothing (all tables up to date)")
     return summary

@@ -102,3 +102,17 @@ def test_account_api_and_delivered_files_are_one_or_the_other(tmp_path: Path) ->
     sources = "  account_api: {start_month: '2024-01'}\n"
     with pytest.raises(ConfigError, match=r"either sources\.legacy_csv or sources\.account_api"):
         load_config(write_config(tmp_path, tmp_path / "csv", None, extra="account_id: a\n", sources=sources))
+
+
+def test_set_overrides_config_values_before_they_are_checked(tmp_path: Path) -> None:
+    path = write_config(tmp_path, tmp_path / "csv", None)
+    config = load_config(path, ["currency=EUR", "schemas.gold=finance_gold", "sources.legacy_csv.path=s3://b/csv"])
+    assert (config.currency, config.schemas, config.legacy_csv.path) == (  # type: ignore[union-attr]
+        "EUR",
+        {"gold": "finance_gold"},
+        "s3://b/csv",
+    )
+    with pytest.raises(ConfigError, match="currency: expected an upper-case currency code"):
+        load_config(path, ["currency=euros"])
+    with pytest.raises(ConfigError, match="--set currency: expected KEY=VALUE"):
+        load_config(path, ["currency"])

@@ -15,7 +15,7 @@ from pipelines.cli import main
 from tests.conftest import REPO, write_config
 
 
-def test_cli_run_status_and_summary_exit_non_zero_when_a_delivery_is_rejected(
+def test_cli_ingest_transform_status_and_summary_exit_non_zero_when_a_delivery_is_rejected(
     spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "data" / "billable-usage" / "csv"
@@ -23,9 +23,12 @@ def test_cli_run_status_and_summary_exit_non_zero_when_a_delivery_is_rejected(
     (folder / "notes.csv").write_text("hello\n")
     config = write_config(tmp_path, folder, tmp_path / "data" / "list_prices")
 
-    assert main(["run", "--config", str(config)]) == 1  # the other delivery still lands
+    assert main(["ingest", "--config", str(config)]) == 1  # the other delivery still lands
     out = capsys.readouterr().out
     assert "1 deliveries landed, 1 rejected" in out and "REJECTED" in out and "notes.csv" in out
+    assert "gold." not in out  # ingest stops at bronze
+    assert main(["transform", "--config", str(config)]) == 0
+    assert "gold.cost v0" in capsys.readouterr().out
     assert main(["status", "--config", str(config)]) == 0
     status = capsys.readouterr().out
     assert "gold.cost" in status and "legacy_csv" in status

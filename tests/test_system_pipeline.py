@@ -253,3 +253,39 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
     assert store.last_commit(UNPRICED_USAGE).metadata["changed"] == {"usage_dates": ["2024-03-06"]}
     assert quantities(store, USAGE, "usage_date")[("2024-03-06",)] == Decimal("2")
     assert store.row_count(QUARANTINE) == 0
+
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+def test_every_notebook_runs_on_the_warehouse_and_shows_the_gold_totals(spark, built, notebook, monkeypatch):
+    """Each notebook, cell by cell as Databricks runs it, against this module's warehouse (it has corrections)."""
+    monkeypatch.setenv("BILLING_LAKEHOUSE_CONFIG", built.source_file)
+    source = notebook.read_text(encoding="utf-8")
+    assert source.startswith("# Databricks notebook source\n")
+    namespace: dict = {"__name__": "__main__"}
+    for number, cell in enumerate(source.split("\n# COMMAND ----------\n")):
+        exec(compile(cell, f"{notebook.name} cell {number}", "exec"), namespace)
+
+    store = open_store(spark, built)
+    cost = store.read(COST)
+    priced_total = {
+        (r.usage_unit, r.currency_code): r.total
+        for r in cost.groupBy("usage_unit", "currency_code").agg(F.sum("effective_cost").alias("total")).collect()
+    }
+    if notebook.stem == "cost_overview":
+        assert namespace["total_effective_cost"] == priced_total
+    if notebook.stem == "top_workloads":
+        assert sum(v for v in namespace["cost_by_type"].values() if v is not None) == sum(
+            v for v in priced_total.values() if v is not None
+        )
+    if notebook.stem == "tag_coverage":
+        untagged = cost.where("is_priced and (custom_tags is null or size(custom_tags) = 0)")
+        untagged_cost = untagged.agg(F.sum("effective_cost")).first()[0] or 0
+        share = untagged_cost / cost.where("is_priced").agg(F.sum("effective_cost")).first()[0]
+        assert float(namespace["untagged_share"]["USD"]) == pytest.approx(float(share), abs=1e-4)
+    if notebook.stem == "corrections_explorer":
+        assert namespace["correction_counts"] == {"RETRACTION": 1, "RESTATEMENT": 1}
+    if notebook.stem == "unpriced_usage":
+        assert namespace["unpriced_records"] == store.row_count(UNPRICED_USAGE)
