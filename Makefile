@@ -29,9 +29,10 @@ data/.generated-v2:
 	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
 	touch data/.generated-v2
 
-demo: $(STAMP) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a cost summary
+demo: $(STAMP) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
+	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check pipelines jobs notebooks tests benchmarks

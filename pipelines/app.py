@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import BillingLakehouseError, ConfigError
+from pipelines.report import build_report
 from pipelines.runner import RunSummary, ingest_sources, run_pipeline, transform
 from pipelines.spark import build_spark
 from pipelines.status import format_status
@@ -81,6 +83,7 @@ def run_command(
     source: str | None = None,
     months: tuple[str | None, str | None] = (None, None),
     overrides: Sequence[str] = (),
+    out: str | None = None,
 ) -> int:
     """Load and check the config before any write, then run one command. Returns the exit code."""
     config = load_config(config_path, overrides)
@@ -102,5 +105,10 @@ def run_command(
         return 0
     if command == "summary":
         print(cost_summary(store))
+        return 0
+    if command == "report":
+        target = Path(out or "report.html")
+        target.write_text(build_report(store, config.currency), encoding="utf-8")
+        print(f"report written to {target.resolve()}")
         return 0
     raise ValueError(f"unknown command {command}")

@@ -17,6 +17,7 @@ COMMANDS = {
     "transform": "refresh silver and gold from what bronze holds now",
     "status": "show each table's Delta version, row count and the last ingest per source",
     "summary": "print a readable cost summary of the gold tables",
+    "report": "write the cost report: one self-contained HTML page with charts and the tables behind them",
 }
 
 
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
             )
             command.add_argument("--start-month", type=_month, help="account-api: first month to download (YYYY-MM)")
             command.add_argument("--end-month", type=_month, help="account-api: last month to download (YYYY-MM)")
+        if name == "report":
+            command.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
         command.add_argument("--config", required=True, help="path to pipeline.yml")
         command.add_argument(
             "--set",
@@ -66,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ingest":
             months = (args.start_month, args.end_month)
             return run_command("ingest", args.config, args.source, months, args.overrides)
+        if args.command == "report":
+            return run_command("report", args.config, overrides=args.overrides, out=args.out)
         return run_command(args.command, args.config, overrides=args.overrides)
     except BillingLakehouseError as error:
         print(f"billing-lakehouse: {redact(str(error))}", file=sys.stderr)

@@ -75,7 +75,7 @@ def test_every_task_calls_an_entry_point_that_accepts_its_parameters(target: str
     tasks = [
         task for job in _resolve(_bundle()["resources"]["jobs"], _variables(target)).values() for task in job["tasks"]
     ]
-    assert {task["task_key"] for task in tasks} >= {"ingest", "transform"}
+    assert {task["task_key"] for task in tasks} >= {"ingest", "transform", "report"}
     for task in tasks:
         wheel_task = task["python_wheel_task"]
         assert wheel_task["package_name"] == distribution.replace("-", "_")

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import shutil
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.cli import main
 from pipelines.config import PipelineConfig, load_config
+from pipelines.report.html import money
 from pipelines.runner import run_pipeline
 from pipelines.storage import TableStore, open_store
 from pipelines.tables import (
@@ -255,10 +258,10 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
     assert store.row_count(QUARANTINE) == 0
 
 
-NOTEBOOKS = sorted((REPO / "notebooks").glob("*.py"))
+NOTEBOOK_FILES = sorted((REPO / "notebooks").glob("*.py"))
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("notebook", NOTEBOOK_FILES, ids=lambda path: path.stem)
 def test_every_notebook_runs_on_the_warehouse_and_shows_the_gold_totals(spark, built, notebook, monkeypatch):
     """Each notebook, cell by cell as Databricks runs it, against this module's warehouse (it has corrections)."""
     monkeypatch.setenv("BILLING_LAKEHOUSE_CONFIG", built.source_file)
@@ -289,3 +292,49 @@ def test_every_notebook_runs_on_the_warehouse_and_shows_the_gold_totals(spark, b
         assert namespace["correction_counts"] == {"RETRACTION": 1, "RESTATEMENT": 1}
     if notebook.stem == "unpriced_usage":
         assert namespace["unpriced_records"] == store.row_count(UNPRICED_USAGE)
+
+
+class _Page(HTMLParser):
+    """Collects what a browser would fetch (src/href/url()), scripts, and tags closed out of order."""
+
+    VOID = frozenset({"meta", "br", "img", "input", "link", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "link", "iframe", "img"):
+            self.problems.append(f"<{tag}>")
+        self.problems += [f"{k}={v}" for k, v in attrs if k in ("src", "href") and v and not v.startswith("#")]
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.problems += [f"{k}={v}" for k, v in attrs if k in ("src", "href")]
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            self.problems.append(f"</{tag}> out of order")
+
+
+def test_the_report_is_one_self_contained_page_with_the_gold_totals(spark, built, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["report", "--config", built.source_file, "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+
+    parser = _Page()
+    parser.feed(page)
+    assert parser.problems == [] and parser.open == []  # nothing fetched from anywhere, every tag closed
+    assert "url(" not in page and "@import" not in page
+
+    daily = open_store(spark, built).read(COST_DAILY).where("currency_code = 'USD'")
+    total = daily.agg(F.sum("effective_cost")).first()[0]
+    assert f'id="total-cost">{money(total)} USD<' in page
+    for row in daily.groupBy("usage_date", "sku_name").agg(F.sum("effective_cost").alias("cost")).collect():
+        assert f"<td>{row.usage_date}</td><td>{row.sku_name}</td><td class=n>{money(row.cost)}</td>" in page
+    for heading in ("Daily cost by SKU", "Top workloads", "Cost by tag", "Month to date", "Unpriced usage"):
+        assert f"<h2>{heading}" in page
+    assert "Quarantined records" in page and "Data freshness per source" in page
