@@ -27,8 +27,9 @@ def spark() -> Iterator[SparkSession]:
         "billing-lakehouse-tests",
         {
             "spark.master": "local[2]",
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
+            # Test data is tiny: one partition per shuffle means fewer tasks and fewer files per write.
+            "spark.sql.shuffle.partitions": "1",
+            "spark.default.parallelism": "1",
             "spark.ui.enabled": "false",
             "spark.sql.adaptive.enabled": "false",
             "spark.driver.memory": "2g",
