@@ -11,7 +11,7 @@ from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import BillingLakehouseError, ConfigError
 from pipelines.report import build_report
-from pipelines.runner import RunSummary, ingest_sources, run_pipeline, transform
+from pipelines.runner import RunSummary, ingest, run_pipeline, transform
 from pipelines.spark import build_spark
 from pipelines.status import format_status
 from pipelines.storage import open_store
@@ -95,7 +95,7 @@ def run_command(
         return _exit_code(run_pipeline(spark, config, store, progress=_progress))
     if command == "ingest":
         chosen = None if months == (None, None) else month_range(*_month_bounds(config, months))
-        return _exit_code(ingest_sources(spark, config, store, source, chosen, progress=_progress))
+        return _exit_code(ingest(spark, config, store, source, chosen, progress=_progress))
     if command == "transform":
         summary = RunSummary("transform")
         transform(spark, config, store, summary)

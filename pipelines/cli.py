@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Sequence
 
+from pipelines.config_reader import FIRST_USAGE_MONTH, MONTH
 from pipelines.errors import BillingLakehouseError
 from pipelines.logs import install_redaction, redact
 
@@ -51,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _month(value: str) -> str:
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value) or value < "2019-03":
-        raise argparse.ArgumentTypeError(f"expected a month YYYY-MM from 2019-03 on, got {value!r}")
+    if not MONTH.fullmatch(value) or value < FIRST_USAGE_MONTH:
+        raise argparse.ArgumentTypeError(f"expected a month YYYY-MM from {FIRST_USAGE_MONTH} on, got {value!r}")
     return value
 
 

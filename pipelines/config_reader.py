@@ -16,7 +16,7 @@ from pipelines.errors import ConfigError
 CONFIG_VERSION = 1
 FIRST_USAGE_MONTH = "2019-03"  # billable usage logs start here
 MAX_PRICE = 10**10  # the largest price cost arithmetic keeps exact (pipelines.columns.MAX_PRICE)
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class YamlReader:
@@ -97,7 +97,7 @@ class YamlReader:
         value = parent.get(name, default)
         if value is None:
             return None
-        if not isinstance(value, str) or not _MONTH.match(value) or value < FIRST_USAGE_MONTH:
+        if not isinstance(value, str) or not MONTH.match(value) or value < FIRST_USAGE_MONTH:
             raise self.fail(key, f"a quoted month YYYY-MM, {FIRST_USAGE_MONTH} or later", value)
         return value
 

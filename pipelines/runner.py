@@ -52,17 +52,17 @@ def ingest(
     spark: SparkSession,
     config: PipelineConfig,
     store: TableStore,
-    run: Run,
-    summary: RunSummary,
     only: str | None = None,
     months: list[str] | None = None,
     progress: Progress = lambda message: None,
-) -> None:
-    """Fetch from the configured APIs and land every source in bronze (only one API source if named).
+) -> RunSummary:
+    """Land every configured source in bronze, or fetch one API (`account-api`, `dremio`); no silver or gold.
 
     An API that fails is reported in `summary.failed` and the other sources still land: what each
     API delivered before it failed is committed, and the next run picks up from there.
     """
+    run = Run()
+    summary = RunSummary(run.run_id)
     if only in (None, "account-api") and config.account_api is not None:
         assert config.account_id is not None  # checked when the config was loaded
         try:
@@ -84,20 +84,6 @@ def ingest(
             summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run, progress=progress))
         except SourceApiError as error:
             summary.failed.append(f"dremio: {error}")
-
-
-def ingest_sources(
-    spark: SparkSession,
-    config: PipelineConfig,
-    store: TableStore,
-    source: str | None = None,
-    months: list[str] | None = None,
-    progress: Progress = lambda message: None,
-) -> RunSummary:
-    """Land every configured source in bronze (or fetch one API: `account-api`, `dremio`); no silver or gold."""
-    run = Run()
-    summary = RunSummary(run.run_id)
-    ingest(spark, config, store, run, summary, only=source, months=months, progress=progress)
     return summary
 
 
@@ -119,9 +105,7 @@ def run_pipeline(
 ) -> RunSummary:
     """Bronze -> silver -> gold for whatever changed since the tables' last versions."""
     store = store or open_store(spark, config)
-    run = Run()
-    summary = RunSummary(run.run_id)
-    ingest(spark, config, store, run, summary, progress=progress)
+    summary = ingest(spark, config, store, progress=progress)
     transform(spark, config, store, summary)
-    log.info("run %s wrote %s", run.run_id, summary.written or "nothing (all tables up to date)")
+    log.info("run %s wrote %s", summary.run_id, summary.written or "nothing (all tables up to date)")
     return summary

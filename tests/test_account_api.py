@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def test_retries_stop_when_the_time_budget_is_spent(tmp_path: Path) -> None:
 
 def test_months_never_downloaded_and_the_newest_ones_are_downloaded() -> None:
     source = AccountApiSource(landing="unused", start_month="2023-11", refresh_months=2)
-    today = __import__("datetime").date(2024, 2, 10)
+    today = date(2024, 2, 10)
     assert months_to_download(source, set(), today) == ["2023-11", "2023-12", "2024-01", "2024-02"]
     assert months_to_download(source, {"2023-11", "2023-12", "2024-01", "2024-02"}, today) == ["2024-01", "2024-02"]
     assert months_to_download(source, {"2023-12", "2024-01"}, today) == ["2023-11", "2024-01", "2024-02"]

@@ -49,7 +49,7 @@ def _dremio_config(tmp_path: Path, url: str, gap_hour: datetime) -> Path:
     return write_config(tmp_path, None, None, extra="rate_cards: rate_cards.yml\n", sources=dremio)
 
 
-def _every_value(spark: SparkSession, store, tables) -> str:  # type: ignore[no-untyped-def]
+def _every_value(store, tables) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(str(row) for table in tables for row in store.read(table).collect())
 
 
@@ -112,7 +112,7 @@ def test_dremio_usage_lands_once_is_priced_by_the_rate_card_and_survives_failure
     assert silver.select("record_id").distinct().count() == len(api.objects)
     assert all(r.headers["Authorization"] == f"Bearer {DREMIO_TOKEN}" for r in seen)
     assert DREMIO_TOKEN not in caplog.text
-    assert DREMIO_TOKEN not in _every_value(spark, store, [INGEST_LOG, DREMIO_USAGE])
+    assert DREMIO_TOKEN not in _every_value(store, [INGEST_LOG, DREMIO_USAGE])
 
 
 def _month_csv(rows: list[list[str]]) -> str:
@@ -207,4 +207,4 @@ def test_account_api_months_become_deliveries_that_land_like_delivered_files(
         ("account_api:2024-03", "landed"),
     }
     assert DATABRICKS_TOKEN not in caplog.text
-    assert DATABRICKS_TOKEN not in _every_value(spark, store, [INGEST_LOG, LEGACY_USAGE])
+    assert DATABRICKS_TOKEN not in _every_value(store, [INGEST_LOG, LEGACY_USAGE])

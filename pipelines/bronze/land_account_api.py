@@ -18,11 +18,12 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from pipelines.bronze.ingest_log import FAILED, LANDED, LandingResult, LogEntry, Run, append_entries
+from pipelines.bronze.quarantine import replace_quarantined
 from pipelines.config import AccountApiSource
 from pipelines.errors import SourceApiError
 from pipelines.sources.account_api import Download, account_client, download_month, split_month
-from pipelines.storage import Replace, TableStore
-from pipelines.tables import INGEST_LOG, QUARANTINE
+from pipelines.storage import TableStore
+from pipelines.tables import INGEST_LOG
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def fetch_account_usage(
             except SourceApiError as error:
                 append_entries(store, run, [replace(entry, status=FAILED, error=str(error))])
                 raise
-            entry = _quarantine_unassigned(spark, store, run, entry, download, split.unassigned)
+            entry = _quarantine_unassigned(store, run, entry, download, split.unassigned)
             entry = replace(entry, size=download.size, sha256=download.sha256)
             entry = entry.with_counts(split.records, split.records - len(split.unassigned), len(split.unassigned))
             append_entries(store, run, [entry])
@@ -128,7 +129,6 @@ def fetch_account_usage(
 
 
 def _quarantine_unassigned(
-    spark: SparkSession,
     store: TableStore,
     run: Run,
     entry: LogEntry,
@@ -136,17 +136,11 @@ def _quarantine_unassigned(
     unassigned: list[tuple[str, str]],
 ) -> LogEntry:
     """Records that name no workspace go to quarantine under the month's download (replacing earlier ones)."""
-    held = {p.get("delivery") for p in store.partition_values(QUARANTINE) if p.get("source") == SOURCE}
-    if not unassigned and entry.delivery not in held:
-        return entry
     rows = [
         (SOURCE, entry.delivery, entry.path, raw, reason, download.sha256, run.started_at) for raw, reason in unassigned
     ]
-    version = store.write(
-        QUARANTINE,
-        spark.createDataFrame(rows, QUARANTINE.schema()),
-        Replace.where([{"source": SOURCE, "delivery": entry.delivery}]),
-        {"run_id": run.run_id, "changed": {"deliveries": [entry.delivery]}},
-    )
+    version = replace_quarantined(store, SOURCE, [entry.delivery], rows, {"run_id": run.run_id})
+    if version is None:
+        return entry
     log.warning("quarantined %d records of the %s download that name no workspace", len(unassigned), download.month)
     return replace(entry, table_version=version)

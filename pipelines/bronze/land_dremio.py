@@ -35,11 +35,12 @@ from pipelines.bronze.ingest_log import (
     fetched_windows,
     latest_entries,
 )
+from pipelines.bronze.quarantine import replace_quarantined
 from pipelines.config import DremioSource
 from pipelines.errors import CredentialsRejected, SourceApiError
 from pipelines.sources.dremio_api import DremioUsageClient, FetchedWindow, UsageWindow
 from pipelines.storage import Replace, TableStore
-from pipelines.tables import DREMIO_USAGE, QUARANTINE
+from pipelines.tables import DREMIO_USAGE
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +135,8 @@ def _land_window(
     sorted_window = sort_window(fetched, source, run.started_at)
     days = window_days(fetched.window)
     metadata = {"run_id": run.run_id, "window": str(fetched.window)}
-    deliveries = {delivery_key(source, day) for day in days}
-    held = {p.get("delivery") for p in store.partition_values(QUARANTINE) if p.get("source") == SOURCE}
-    if sorted_window.quarantined or deliveries & held:
-        store.write(
-            QUARANTINE,
-            spark.createDataFrame(sorted_window.quarantined, QUARANTINE.schema()),
-            Replace.where([{"source": SOURCE, "delivery": d} for d in sorted(deliveries)]),
-            {**metadata, "changed": {"deliveries": sorted(deliveries)}},
-        )
+    deliveries = [delivery_key(source, day) for day in days]
+    replace_quarantined(store, SOURCE, deliveries, sorted_window.quarantined, metadata)
     version = store.write(
         DREMIO_USAGE,
         spark.createDataFrame(sorted_window.landed, DREMIO_USAGE.schema()),

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import re
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.bronze.quarantine import CORRUPT, REASON
 from pipelines.columns import MAX_QUANTITY, end_of_hour, file_name_of, first_failure, parse_decimal, parse_timestamp
+from pipelines.sources.legacy_csv import FILE_NAME, header_problem
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
+__all__ = ["FILE_NAME", "SOURCE", "delivery_key", "header_problem", "landed_rows", "validate"]
+
 SOURCE = "legacy_csv"
-FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-(?:0[1-9]|1[0-2]))\.csv$")
 
 
 def delivery_key(file_name: str) -> str:
     """The delivery a file is: its name without `.csv` (one per workspace and usage month)."""
     return file_name.removesuffix(".csv")
-
-
-def header_problem(line: str | None) -> str | None:
-    """Why a first line is not the legacy usage header, or None if it is."""
-    if line is None:
-        return "empty file"
-    try:
-        fields = next(csv.reader([line]))
-    except (csv.Error, StopIteration):
-        return "unreadable header line"
-    if [f.strip() for f in fields] != list(LEGACY_CSV_COLUMNS):
-        return f"unexpected header: expected {','.join(LEGACY_CSV_COLUMNS)}"
-    return None
 
 
 def _rejection_reason() -> Column:

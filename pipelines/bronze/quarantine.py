@@ -6,10 +6,14 @@ not be split into fields) and `_reason` (NULL for a good row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from pipelines.storage import Replace, TableStore
+from pipelines.tables import QUARANTINE
 
 CORRUPT = "_corrupt_record"
 REASON = "_reason"
@@ -38,4 +42,27 @@ def counts_by_delivery(validated: DataFrame) -> DataFrame:
         F.count(F.lit(1)).alias("rows_read"),
         F.sum(1 - bad).alias("rows_landed"),
         F.sum(bad).alias("rows_quarantined"),
+    )
+
+
+def replace_quarantined(
+    store: TableStore,
+    source: str,
+    deliveries: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    metadata: Mapping[str, Any],
+) -> int | None:
+    """Replace the quarantine partitions of some deliveries with rows built on the driver (API answers).
+
+    Nothing is written when there is nothing to quarantine and those deliveries held nothing before.
+    Returns the new version, or None when nothing was written.
+    """
+    held = {p.get("delivery") for p in store.partition_values(QUARANTINE) if p.get("source") == source}
+    if not rows and not held & set(deliveries):
+        return None
+    return store.write(
+        QUARANTINE,
+        store.spark.createDataFrame(list(rows), QUARANTINE.schema()),
+        Replace.where([{"source": source, "delivery": d} for d in sorted(deliveries)]),
+        {**metadata, "changed": {"deliveries": sorted(deliveries)}},
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 from pipelines.errors import CredentialsRejected, SourceApiError
 from pipelines.logs import install_redaction, redact
+from pipelines.sources.legacy_csv import FILE_NAME, header_problem, month_file_name
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 DEFAULT_ACCOUNT_HOST = "https://accounts.cloud.databricks.com"
@@ -29,11 +29,6 @@ CREDENTIALS_HINT = (
     " recommended), or DATABRICKS_TOKEN"
 )
 _CHUNK = 1 << 20
-_FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-\d{2})\.csv$")
-
-
-def month_file_name(workspace_id: str, month: str) -> str:
-    return f"workspaceId={workspace_id}-usageMonth={month}.csv"
 
 
 def account_client(account_id: str, host: str | None, timeout_seconds: int) -> Any:
@@ -148,7 +143,7 @@ def split_month(download: Download, landing: Path) -> SplitMonth:
     try:
         records = _records(download.path)
         first = next(records, None)
-        if first is None or [f.strip() for f in next(csv.reader([first]), [])] != list(LEGACY_CSV_COLUMNS):
+        if header_problem(None if first is None else first.rstrip("\r\n")) is not None:
             shown = "an empty answer" if first is None else repr(first.strip()[:80])
             raise SourceApiError(
                 f"Account API download of {download.month} is not the billable-usage CSV (it starts with {shown});"
@@ -174,7 +169,7 @@ def split_month(download: Download, landing: Path) -> SplitMonth:
             for out in outputs.values():
                 out.close()
         for existing in landing.iterdir():
-            match = _FILE_NAME.match(existing.name)
+            match = FILE_NAME.match(existing.name)
             if match and match.group(2) == download.month and match.group(1) not in result.files:
                 (staging / existing.name).write_text(header, encoding="utf-8")
         for written in sorted(staging.iterdir()):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -10,6 +12,25 @@ from pyspark.sql import functions as F
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 CORRUPT_RECORD = "_corrupt_record"
+FILE_NAME = re.compile(r"^workspaceId=(\d+)-usageMonth=(\d{4}-(?:0[1-9]|1[0-2]))\.csv$")
+
+
+def month_file_name(workspace_id: str, month: str) -> str:
+    """The name a delivery of one workspace and usage month has."""
+    return f"workspaceId={workspace_id}-usageMonth={month}.csv"
+
+
+def header_problem(line: str | None) -> str | None:
+    """Why a first line is not the legacy usage header, or None if it is."""
+    if line is None:
+        return "empty file"
+    try:
+        fields = next(csv.reader([line]))
+    except (csv.Error, StopIteration):
+        return "unreadable header line"
+    if [f.strip() for f in fields] != list(LEGACY_CSV_COLUMNS):
+        return f"unexpected header: expected {','.join(LEGACY_CSV_COLUMNS)}"
+    return None
 
 
 def read_legacy_csv(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
