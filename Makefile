@@ -9,7 +9,7 @@ BENCH_ROWS ?= 1000000
 BENCH_SYSTEM_ROWS ?= 10000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench bench-legacy bench-system clean
+.PHONY: help install browser demo test lint format bench bench-legacy bench-system clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project with its development tools
+
+# The report test renders the page in headless Chromium: Debian's package where we may install it, else Playwright's.
+browser: $(STAMP) ## install a headless Chromium for the report's browser test (apt as root, else Playwright's download)
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+		echo "chromium is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		$(BIN)/python -m playwright install chromium; \
+	fi
 
 # Legacy CSVs for 2024-01..03 and system-table exports from 2024-03-01 (March is covered by both).
 data/.generated-v2:

@@ -33,6 +33,7 @@ from pipelines.tables import (
     TableSpec,
 )
 from pipelines.views import register_list_prices_view, register_views
+from tests.browser import render
 from tests.conftest import (
     REPO,
     SERVERLESS_JOBS,
@@ -338,3 +339,23 @@ def test_the_report_is_one_self_contained_page_with_the_gold_totals(spark, built
     for heading in ("Daily cost by SKU", "Top workloads", "Cost by tag", "Month to date", "Unpriced usage"):
         assert f"<h2>{heading}" in page
     assert "Quarantined records" in page and "Data freshness per source" in page
+    newest = {r.source: r.newest for r in daily.groupBy("source").agg(F.max("usage_date").alias("newest")).collect()}
+    assert "<td>system_usage</td>" in page and f"<td>system_tables</td><td>{newest['system_tables']}</td>" in page
+    assert f"<td>legacy_csv</td><td>{newest['legacy_csv']}</td>" in page
+
+
+def test_the_report_renders_in_a_headless_browser_without_errors(spark, built, tmp_path):
+    out = tmp_path / "report.html"
+    assert main(["report", "--config", built.source_file, "--out", str(out)]) == 0
+
+    seen = render(out, selectors=("#total-cost",))
+
+    assert seen.problems == []
+    assert seen.requests == [out.resolve().as_uri()]  # the page alone: no script, font or image fetched
+    assert seen.compat_mode == "CSS1Compat"  # parsed as a standards-mode HTML5 document
+    assert len(seen.svg_boxes) >= 4  # daily cost, month to date, workloads, tags
+    for width, height, shapes in seen.svg_boxes:
+        assert width > 100 and height > 20 and shapes > 0, seen.svg_boxes
+    daily = open_store(spark, built).read(COST_DAILY).where("currency_code = 'USD'")
+    assert seen.texts["#total-cost"] == f"{money(daily.agg(F.sum('effective_cost')).first()[0])} USD"
+    assert seen.screenshot.startswith(b"\x89PNG")

@@ -13,10 +13,21 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from pipelines.bronze import dremio_usage, land_account_api, legacy_usage, system_usage
+from pipelines.silver import dremio_usage as silver_dremio
+from pipelines.silver import legacy_usage as silver_legacy
+from pipelines.silver import system_usage as silver_system
 from pipelines.storage import TableStore
 from pipelines.tables import COST_BY_TAG, COST_BY_WORKLOAD, COST_DAILY, INGEST_LOG, QUARANTINE, UNPRICED_USAGE
 
 TOP = 10
+# The gold `source` each ingest source feeds (list prices feed none).
+GOLD_SOURCE_OF = {
+    legacy_usage.SOURCE: silver_legacy.SOURCE,
+    land_account_api.SOURCE: silver_legacy.SOURCE,
+    system_usage.SOURCE: silver_system.SOURCE,
+    dremio_usage.SOURCE: silver_dremio.SOURCE,
+}
 
 
 @dataclass
@@ -89,16 +100,17 @@ def _month_to_date(daily: list[tuple[date, str, Decimal]]) -> list[tuple[str, De
     latest = max(day for day, _, _ in daily)
     start = latest.replace(day=1)
     previous_start = (start - timedelta(days=1)).replace(day=1)
+    previous_last_day = min(latest.day, (start - timedelta(days=1)).day)
     this_month = sum((c for d, _, c in daily if start <= d <= latest), Decimal(0))
     last_month = sum((c for d, _, c in daily if previous_start <= d < start and d.day <= latest.day), Decimal(0))
     return [
-        (f"{previous_start:%Y-%m} (days 1-{latest.day})", last_month),
+        (f"{previous_start:%Y-%m} (days 1-{previous_last_day})", last_month),
         (f"{start:%Y-%m} (days 1-{latest.day})", this_month),
     ]
 
 
 def _freshness(store: TableStore) -> list[dict[str, Any]]:
-    """Per source: the last ingest, its status, and the newest usage date it delivered to gold."""
+    """Per ingest source: the last ingest, its status, and the newest usage date of the gold source it feeds."""
     log = store.read(INGEST_LOG)
     ingests = {
         r.source: r
@@ -111,14 +123,15 @@ def _freshness(store: TableStore) -> list[dict[str, Any]]:
         for r in store.read(COST_DAILY).groupBy("source").agg(F.max("usage_date").alias("newest")).collect()
     }
     rows = []
-    for source in sorted(set(ingests) | set(newest)):
-        ingest = ingests.get(source)
+    for source, ingest in sorted(ingests.items()):
+        fed = GOLD_SOURCE_OF.get(source)
         rows.append(
             {
                 "source": source,
-                "last_ingest": None if ingest is None else ingest.last_ingest,
-                "last_status": None if ingest is None else ingest["last"]["status"],
-                "newest_usage_date": newest.get(source),
+                "last_ingest": ingest.last_ingest,
+                "last_status": ingest["last"]["status"],
+                "gold_source": fed or "-",
+                "newest_usage_date": newest.get(fed) if fed else None,
             }
         )
     return rows

@@ -147,12 +147,13 @@ def render(figures: ReportFigures, title: str = "billing-lakehouse cost report")
         _table(["source", "reason", "records"], [[s, r, f"{n:,}"] for s, r, n in figures.quarantined], {2}),
         "<h2>Data freshness per source</h2>",
         _table(
-            ["source", "last ingest (UTC)", "last status", "newest usage date in gold"],
+            ["ingest source", "last ingest (UTC)", "last status", "feeds gold source", "newest usage date in gold"],
             [
                 [
                     f["source"],
-                    "-" if f["last_ingest"] is None else f"{f['last_ingest']:%Y-%m-%d %H:%M}",
-                    f["last_status"] or "-",
+                    f"{f['last_ingest']:%Y-%m-%d %H:%M}",
+                    f["last_status"],
+                    f["gold_source"],
                     "-" if f["newest_usage_date"] is None else str(f["newest_usage_date"]),
                 ]
                 for f in figures.freshness
