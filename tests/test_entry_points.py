@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
 from benchmarks.generate import generate
 from pipelines.cli import main
+from pipelines.report.html import money
 from tests.conftest import REPO, write_config
 
 
@@ -44,22 +47,64 @@ def test_cli_reports_bad_config_without_writing(tmp_path: Path, capsys: pytest.C
     assert not (tmp_path / "warehouse").exists()
 
 
-def test_spark_submit_runs_the_pipeline(tmp_path: Path) -> None:
-    generate(tmp_path / "data", rows=60, months=1, workspaces=1, malformed=0)
-    config = write_config(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+# A short-lived JVM on a few rows: the quick JIT compiler and no whole-stage code generation start sooner.
+TINY_DATA_OPTIONS = [
+    "--driver-java-options",
+    "-XX:TieredStopAtLevel=1",
+    "--conf",
+    "spark.sql.codegen.wholeStage=false",
+    "--conf",
+    "spark.sql.shuffle.partitions=1",
+]
+
+
+def _spark_submit(script: str, config: Path) -> subprocess.Popen[str]:
+    """Start `spark-submit jobs/<script> --config <config>` on local Spark, from the config's folder."""
     spark_submit = Path(sys.executable).parent / "spark-submit"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    done = subprocess.run(
-        [str(spark_submit), "--master", "local[2]", str(REPO / "jobs" / "run_pipeline.py"), "--config", str(config)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    command = [str(spark_submit), "--master", "local[2]", *TINY_DATA_OPTIONS, str(REPO / "jobs" / script)]
+    command += ["--config", str(config)]
+    return subprocess.Popen(
+        command, cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "1 deliveries landed" in done.stdout
-    assert (tmp_path / "warehouse" / "gold" / "cost_daily" / "_delta_log").is_dir()
+
+
+def _finish(job: subprocess.Popen[str]) -> str:
+    out, err = job.communicate(timeout=300)
+    assert job.returncode == 0, err[-3000:]
+    return out
+
+
+def _gold_total(warehouse: Path) -> Decimal:
+    cost = DeltaTable(str(warehouse / "gold" / "cost_daily")).to_pyarrow_table(columns=["effective_cost"])
+    return sum((v for v in cost.column("effective_cost").to_pylist() if v is not None), Decimal(0))
+
+
+def test_spark_submit_runs_each_stage_script_and_the_full_run(tmp_path: Path) -> None:
+    configs = []
+    for name in ("staged", "full"):
+        folder = tmp_path / name
+        generate(folder / "data", rows=60, months=1, workspaces=1, malformed=0)
+        configs.append(
+            write_config(folder, folder / "data" / "billable-usage" / "csv", folder / "data" / "list_prices")
+        )
+    staged, full = configs
+
+    full_run = _spark_submit("run_pipeline.py", full)  # alongside the stages, in its own warehouse
+    ingested = _finish(_spark_submit("ingest.py", staged))
+    assert "1 deliveries landed" in ingested and "gold." not in ingested
+    assert (staged.parent / "warehouse" / "bronze" / "legacy_usage").is_dir()
+    assert not (staged.parent / "warehouse" / "silver").exists()
+    transformed = _finish(_spark_submit("transform.py", staged))
+    assert "gold.cost v0" in transformed
+    reported = _finish(_spark_submit("report.py", staged))
+    report = staged.parent / "report.html"
+    assert str(report) in reported and report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "1 deliveries landed" in _finish(full_run)
+
+    staged_total, full_total = _gold_total(staged.parent / "warehouse"), _gold_total(full.parent / "warehouse")
+    assert staged_total == full_total and staged_total > 0
+    assert f'id="total-cost">{money(staged_total)} USD<' in report.read_text(encoding="utf-8")
 
 
 def test_missing_source_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
