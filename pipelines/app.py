@@ -63,10 +63,6 @@ def _month_bounds(config: PipelineConfig, months: tuple[str | None, str | None])
     return start, end
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def _exit_code(summary: RunSummary) -> int:
     """1 when a delivery was rejected or an API fetch failed (what did land is committed), else 0."""
     print(describe_run(summary))
@@ -92,10 +88,10 @@ def run_command(
     spark = build_spark(conf=config.spark_conf)
     store = open_store(spark, config)
     if command == "run":
-        return _exit_code(run_pipeline(spark, config, store, progress=_progress))
+        return _exit_code(run_pipeline(spark, config, store))
     if command == "ingest":
         chosen = None if months == (None, None) else month_range(*_month_bounds(config, months))
-        return _exit_code(ingest(spark, config, store, source, chosen, progress=_progress))
+        return _exit_code(ingest(spark, config, store, source, chosen))
     if command == "transform":
         summary = RunSummary("transform")
         transform(spark, config, store, summary)

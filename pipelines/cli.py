@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pipelines.config_reader import FIRST_USAGE_MONTH, MONTH
 from pipelines.errors import BillingLakehouseError
-from pipelines.logs import install_redaction, redact
+from pipelines.logs import LOG_FORMATS, configure_logging, redact
 
 COMMANDS = {
     "run": "land what is new in bronze, then refresh silver and gold",
@@ -23,7 +23,7 @@ COMMANDS = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="billing-lakehouse", description=__doc__)
-    parser.add_argument("--verbose", "-v", action="store_true", help="explain each decision")
+    _add_log_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
@@ -44,10 +44,32 @@ def _parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="override a config value, e.g. --set catalog=main --set schemas.gold=billing (repeatable)",
         )
-        command.add_argument(
-            "--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="explain each decision"
-        )
+        _add_log_options(command, top_level=False)
     return parser
+
+
+def _add_log_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
+    """-v/-q/--log-format, before the command or after it (where they leave the top-level value alone)."""
+
+    def default(value: object) -> object:
+        return value if top_level else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="count",
+        default=default(0),
+        help="explain each decision (which files land, which dates are recomputed and why); -vv for debug detail",
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", default=default(False), help="no progress lines: warnings and errors only"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=default("auto"),
+        help="logs on stderr as json (one object per line), text, or auto: text on a terminal, json otherwise",
+    )
 
 
 def _month(value: str) -> str:
@@ -58,11 +80,7 @@ def _month(value: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    install_redaction()
+    configure_logging(args.verbose, args.quiet, args.log_format)
     try:
         from pipelines.app import run_command
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
+from pipelines.logs import fields, progress
 from pipelines.storage import Commit, Replace, TableStore
 from pipelines.tables import TableSpec
 
@@ -70,6 +71,32 @@ def scope_of(commit: Commit) -> Scope:
     return Scope(dates=frozenset(dates), ranges=ranges)
 
 
+def describe_change(commit: Commit) -> str:
+    """What one input commit changed, in words: `usage months 2024-03`, `price windows from 2024-04-01`, ..."""
+    changed: dict[str, Any] = commit.metadata.get("changed") or {}
+    if not changed or changed.get("everything"):
+        return "everything"
+    parts = []
+    if changed.get("usage_dates"):
+        parts.append("usage dates " + date_ranges(date.fromisoformat(d) for d in changed["usage_dates"]))
+    if changed.get("usage_months"):
+        parts.append("usage months " + ", ".join(sorted(changed["usage_months"])))
+    for start, end in changed.get("price_ranges", []):
+        parts.append(f"price windows from {start}" + ("" if end is None else f" to {end}"))
+    return ", ".join(parts) or "no usage dates"
+
+
+def date_ranges(dates: Iterable[date]) -> str:
+    """`2024-03-01..2024-03-31, 2024-04-02`: consecutive dates folded into ranges."""
+    runs: list[list[date]] = []
+    for day in sorted(set(dates)):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs) or "none"
+
+
 @dataclass
 class Plan:
     """What a refresh of one table has to do."""
@@ -105,7 +132,8 @@ def plan(store: TableStore, target: TableSpec, inputs: Sequence[TableSpec], fing
         else:
             for commit in commits:
                 scope = scope | scope_of(commit)
-            reason = f"{table} moved from version {before} to {now}"
+            changes = "; ".join(f"v{c.version} changed {describe_change(c)}" for c in commits) or "no commits"
+            reason = f"{table} moved from version {before} to {now} ({changes})"
         reasons.append(reason)
     return Plan(target, scope, versions, reasons)
 
@@ -129,21 +157,32 @@ def refresh_by_date(
     """
     todo = plan(store, target, inputs, fingerprint)
     if not todo.inputs_moved:
-        log.debug("%s is up to date", target)
+        log.info("%s is up to date: its inputs are at the versions it last consumed %s", target, todo.versions)
         return None
     metadata: dict[str, Any] = {"inputs": todo.versions, "fingerprint": fingerprint}
+    why = "; ".join(todo.reasons)
     if todo.scope.everything:
-        log.info("rebuilding %s: %s", target, "; ".join(todo.reasons))
+        progress(f"{target}: rebuilding every usage date", table=str(target), usage_dates="all")
+        log.info("rebuilding %s because %s", target, why, extra=fields(table=str(target), reasons=todo.reasons))
         data, replace = build(None), Replace.all()
         metadata["changed"] = {"everything": True}
     else:
         dates = todo.scope.resolve(existing_dates() if todo.scope.ranges else ())
-        log.info("recomputing %d usage dates of %s: %s", len(dates), target, "; ".join(todo.reasons))
+        progress(f"{target}: recomputing {len(dates)} usage dates", table=str(target), usage_dates=len(dates))
+        log.info(
+            "recomputing %s usage dates %s because %s",
+            target,
+            date_ranges(dates),
+            why,
+            extra=fields(table=str(target), reasons=todo.reasons),
+        )
         data, replace = build(dates), Replace.where(date_partitions(dates))
         metadata["changed"] = {"usage_dates": [d.isoformat() for d in dates]}
         if not dates:  # an input moved without touching any date: record that it was consumed
             data = data.limit(0)
-    return store.write(target, data, replace, metadata)
+    version = store.write(target, data, replace, metadata)
+    progress(f"{target}: written as version {version}", table=str(target), version=version)
+    return version
 
 
 def existing_usage_dates(store: TableStore, table: TableSpec) -> Callable[[], list[date]]:

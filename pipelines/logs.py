@@ -6,10 +6,13 @@ reads a credential from is listed here, so their values are redacted wherever te
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
-from typing import Any
+import sys
+from datetime import UTC, datetime
+from typing import IO, Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 SECRET_VARIABLES = {
@@ -82,3 +85,99 @@ def install_redaction() -> None:
 
     logging.setLogRecordFactory(redacted_record)
     _installed = True
+
+
+# Progress of long steps (files, rows, pages, tables) goes to this logger: shown unless --quiet.
+PROGRESS_LOGGER = "pipelines.progress"
+LOG_FORMATS = ("auto", "json", "text")
+_STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """`extra=` for a log call: named values that structured logs carry as their own keys."""
+    return {"fields": values}
+
+
+def progress(message: str, **values: Any) -> None:
+    """One line of progress for a long step, with its counts as structured fields."""
+    logging.getLogger(PROGRESS_LOGGER).info(message, extra=fields(**values))
+
+
+def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    values = dict(getattr(record, "fields", {}) or {})
+    values.update({k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRIBUTES and k != "fields"})
+    return {key: redact(value) if isinstance(value, str) else value for key, value in values.items()}
+
+
+def _error_text(record: logging.LogRecord) -> str | None:
+    if record.exc_info and record.exc_info[1] is not None:
+        return redact(logging.Formatter().formatException(record.exc_info))
+    return record.exc_text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, then the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        entry.update({k: v for k, v in _record_fields(record).items() if k not in entry})
+        error = _error_text(record)
+        if error:
+            entry["error"] = error
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """`HH:MM:SS level message` for a person at a terminal (the message says what the fields hold)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        clock = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        level = "" if record.name == PROGRESS_LOGGER else f"{record.levelname.lower()} "
+        line = f"{clock} {level}{redact(record.getMessage())}"
+        error = _error_text(record)
+        return f"{line}\n{error}" if error else line
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes (notebooks and test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: IO[str]) -> None:
+        pass
+
+
+def configure_logging(verbosity: int = 0, quiet: bool = False, log_format: str = "auto") -> None:
+    """Logs on stderr: warnings and progress by default; `-v` adds each decision, `-vv` debug detail.
+
+    `json` writes one object per line (for job logs and log search), `text` a readable line;
+    `auto` picks text on a terminal and JSON otherwise. Redaction is installed first. Calling it
+    again replaces the handler it installed before and leaves other handlers alone.
+    """
+    install_redaction()
+    if log_format == "auto":
+        log_format = "text" if sys.stderr.isatty() else "json"
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+    logging.getLogger("pipelines").setLevel(
+        logging.DEBUG if verbosity >= 2 else logging.INFO if verbosity else logging.WARNING
+    )
+    logging.getLogger(PROGRESS_LOGGER).setLevel(logging.WARNING if quiet else logging.INFO)
+    for noisy in ("py4j", "urllib3"):  # their debug lines are not about this pipeline
+        logging.getLogger(noisy).setLevel(logging.INFO if verbosity >= 2 else logging.WARNING)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
@@ -22,7 +21,6 @@ from pipelines.storage import TableStore, open_store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], None]
 API_SOURCES = ("account-api", "dremio")
 
 
@@ -54,7 +52,6 @@ def ingest(
     store: TableStore,
     only: str | None = None,
     months: list[str] | None = None,
-    progress: Progress = lambda message: None,
 ) -> RunSummary:
     """Land every configured source in bronze, or fetch one API (`account-api`, `dremio`); no silver or gold.
 
@@ -68,7 +65,7 @@ def ingest(
         try:
             summary.add(
                 "bronze.ingest_log",
-                fetch_account_usage(spark, store, config.account_api, config.account_id, run, months, progress),
+                fetch_account_usage(spark, store, config.account_api, config.account_id, run, months),
             )
         except SourceApiError as error:
             summary.failed.append(f"account-api: {error}")
@@ -81,7 +78,7 @@ def ingest(
         summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
     if only in (None, "dremio") and config.dremio is not None:
         try:
-            summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run, progress=progress))
+            summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run))
         except SourceApiError as error:
             summary.failed.append(f"dremio: {error}")
     return summary
@@ -101,11 +98,10 @@ def run_pipeline(
     spark: SparkSession,
     config: PipelineConfig,
     store: TableStore | None = None,
-    progress: Progress = lambda message: None,
 ) -> RunSummary:
     """Bronze -> silver -> gold for whatever changed since the tables' last versions."""
     store = store or open_store(spark, config)
-    summary = ingest(spark, config, store, progress=progress)
+    summary = ingest(spark, config, store)
     transform(spark, config, store, summary)
     log.info("run %s wrote %s", summary.run_id, summary.written or "nothing (all tables up to date)")
     return summary

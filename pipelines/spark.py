@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from pyspark import SparkConf
 from pyspark.sql import SparkSession
@@ -14,6 +15,9 @@ REQUIRED_CONF = {
     "spark.sql.sources.partitionOverwriteMode": "static",
 }
 
+# Spark's own log lines: errors only (the pipeline's logs are its own, structured, on stderr).
+SPARK_LOG_CONFIG = (Path(__file__).parent / "log4j2.properties").as_uri()
+
 # Defaults for a laptop or a CI box; a cluster's own settings win because getOrCreate reuses its session.
 LOCAL_DEFAULTS = {
     "spark.master": "local[*]",
@@ -23,7 +27,7 @@ LOCAL_DEFAULTS = {
     "spark.sql.adaptive.enabled": "true",
     "spark.driver.memory": "2g",
     # The throughput collector suits a batch job's short-lived rows; measured ~10-25% faster than G1 here.
-    "spark.driver.extraJavaOptions": "-XX:+UseParallelGC",
+    "spark.driver.extraJavaOptions": f"-XX:+UseParallelGC -Dlog4j2.configurationFile={SPARK_LOG_CONFIG}",
     "spark.sql.files.maxPartitionBytes": "64m",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -27,11 +28,22 @@ def test_cli_ingest_transform_status_and_summary_exit_non_zero_when_a_delivery_i
     config = write_config(tmp_path, folder, tmp_path / "data" / "list_prices")
 
     assert main(["ingest", "--config", str(config)]) == 1  # the other delivery still lands
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "1 deliveries landed, 1 rejected" in out and "REJECTED" in out and "notes.csv" in out
     assert "gold." not in out  # ingest stops at bronze
-    assert main(["transform", "--config", str(config)]) == 0
-    assert "gold.cost v0" in capsys.readouterr().out
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]  # one JSON object per line
+    assert "1 deliveries were rejected" in err
+    assert {(line["level"], line["logger"]) for line in logged} == {
+        ("info", "pipelines.progress"),
+        ("warning", "pipelines.bronze.land_legacy"),
+    }  # progress and the rejection, no decisions unless --verbose
+    landed = next(line for line in logged if "rows_read" in line)
+    assert (landed["rows_read"], landed["rows_landed"], landed["rows_quarantined"]) == (120, 119, 1)
+
+    assert main(["transform", "--config", str(config), "-v", "--log-format", "text"]) == 0
+    out, err = capsys.readouterr()
+    assert "gold.cost v0" in out
+    assert "info rebuilding silver.usage because first build" in err  # --verbose explains each decision
     assert main(["status", "--config", str(config)]) == 0
     status = capsys.readouterr().out
     assert "gold.cost" in status and "legacy_csv" in status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
 from datetime import date
@@ -88,7 +89,9 @@ def _changed_dates(spark: SparkSession, config: PipelineConfig, table) -> set[da
     return {date.fromisoformat(d) for d in commit.metadata["changed"]["usage_dates"]}
 
 
-def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(spark: SparkSession, tmp_path: Path) -> None:
+def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)  # 150 rows per file
     config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
     store = open_store(spark, config)
@@ -96,7 +99,15 @@ def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(spark:
 
     _redeliver(tmp_path / "data", 0, "2024-02", 400, seed=1)  # grows from 150 rows
     _redeliver(tmp_path / "data", 1, "2024-02", 20, seed=2)  # shrinks from 150 rows
-    redelivered = run_pipeline(spark, config)
+    with caplog.at_level(logging.INFO, logger="pipelines"):
+        redelivered = run_pipeline(spark, config)
+    # --verbose explains each decision: which files land, which dates are recomputed and why.
+    assert "content changed since it was landed; it replaces that delivery" in caplog.text
+    assert (
+        "recomputing silver.usage usage dates 2024-02-01..2024-02-29 because bronze.legacy_usage moved from version 0"
+        " to 1 (v1 changed usage months 2024-02)" in caplog.text
+    )
+    assert "skipping" in caplog.text and "2024-01.csv: same path, size and modification time" in caplog.text
     assert [e.delivery[-7:] for e in redelivered.landed] == ["2024-02", "2024-02"]
     february = _month_days("2024-02")
     assert _changed_dates(spark, config, USAGE) == _changed_dates(spark, config, COST) == february

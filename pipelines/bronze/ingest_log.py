@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -10,6 +11,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from pipelines.logs import progress
 from pipelines.sources.files import DeliveredFile, sha256_of
 from pipelines.storage import TableStore
 from pipelines.tables import INGEST_LOG
@@ -18,6 +20,8 @@ LANDED = "landed"
 REJECTED = "rejected"
 FAILED = "failed"  # an API request window that could not be fetched; nothing of it was landed
 UNCHANGED = "unchanged"  # an API request window answered exactly as the last time it was landed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,19 +70,71 @@ class LandingResult:
 
 
 def changed_files(
-    spark: SparkSession, files: list[DeliveredFile], latest: dict[str, LogEntry], key: Callable[[DeliveredFile], str]
+    spark: SparkSession,
+    files: list[DeliveredFile],
+    latest: dict[str, LogEntry],
+    key: Callable[[DeliveredFile], str],
+    source: str,
 ) -> tuple[list[tuple[DeliveredFile, str]], int]:
     """Files whose content differs from the last one logged for their delivery, with their sha256.
 
     A file with the logged path, size and modification time is taken as unchanged without reading it.
     Returns the changed files and how many were unchanged.
     """
-    maybe_changed = [f for f in files if not (key(f) in latest and latest[key(f)].same_file(f))]
+    maybe_changed = []
+    for file in files:
+        previous = latest.get(key(file))
+        if previous is not None and previous.same_file(file):
+            log.info("skipping %s: same path, size and modification time as when it was %s", file.path, previous.status)
+        else:
+            maybe_changed.append(file)
+    if maybe_changed:
+        size = sum(f.size for f in maybe_changed)
+        progress(
+            f"{source}: reading the sha256 of {len(maybe_changed)} new or touched files ({size / 1e6:,.1f} MB)",
+            source=source,
+            files=len(maybe_changed),
+            bytes=size,
+        )
     digests = sha256_of(spark, maybe_changed)
-    changed = [
-        (f, digests[f.path]) for f in maybe_changed if digests[f.path] != getattr(latest.get(key(f)), "sha256", None)
-    ]
+    changed = []
+    for file in maybe_changed:
+        previous = latest.get(key(file))
+        if previous is None:
+            log.info("%s: new delivery %s", file.path, key(file))
+        elif previous.sha256 == digests[file.path]:
+            log.info("skipping %s: touched, but its content (sha256) is what was %s", file.path, previous.status)
+            continue
+        else:
+            log.info("%s: content changed since it was %s; it replaces that delivery", file.path, previous.status)
+        changed.append((file, digests[file.path]))
+    progress(
+        f"{source}: {len(files)} files, {len(changed)} new or changed, {len(files) - len(changed)} unchanged",
+        source=source,
+        files=len(files),
+        changed=len(changed),
+        unchanged=len(files) - len(changed),
+    )
     return changed, len(files) - len(changed)
+
+
+def progress_landed(source: str, result: LandingResult) -> None:
+    """One progress line for what a source's landing did: deliveries, and rows read = landed + quarantined."""
+    if not (result.landed or result.rejected):
+        return
+    read = sum(e.rows_read for e in result.landed)
+    landed = sum(e.rows_landed for e in result.landed)
+    quarantined = sum(e.rows_quarantined for e in result.landed)
+    progress(
+        f"{source}: {len(result.landed)} deliveries landed, {len(result.rejected)} rejected:"
+        f" {read:,} rows read = {landed:,} landed + {quarantined:,} quarantined",
+        source=source,
+        deliveries_landed=len(result.landed),
+        deliveries_rejected=len(result.rejected),
+        rows_read=read,
+        rows_landed=landed,
+        rows_quarantined=quarantined,
+    )
 
 
 def _epoch_ms(value: datetime) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from pipelines.bronze.ingest_log import FAILED, LANDED, LandingResult, LogEntry,
 from pipelines.bronze.quarantine import replace_quarantined
 from pipelines.config import AccountApiSource
 from pipelines.errors import SourceApiError
+from pipelines.logs import progress
 from pipelines.sources.account_api import Download, account_client, download_month, split_month
 from pipelines.storage import TableStore
 from pipelines.tables import INGEST_LOG
@@ -28,7 +28,6 @@ from pipelines.tables import INGEST_LOG
 log = logging.getLogger(__name__)
 
 SOURCE = "account_api"
-Progress = Callable[[str], None]
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -78,14 +77,22 @@ def fetch_account_usage(
     account_id: str,
     run: Run,
     months: list[str] | None = None,
-    progress: Progress = lambda message: None,
 ) -> LandingResult:
     """Download the given months (default: `months_to_download`) into the landing folder, one at a time.
 
     Raises SourceApiError for the first month that fails, after logging it; earlier months stay in landing.
     """
     if months is None:
-        months = months_to_download(source, downloaded_months(store), datetime.now(UTC).date())
+        downloaded = downloaded_months(store)
+        months = months_to_download(source, downloaded, datetime.now(UTC).date())
+        log.info(
+            "account-api months to download: %s (never downloaded: %s; the newest %d are re-downloaded every run)",
+            ", ".join(months) or "none",
+            ", ".join(m for m in months if m not in downloaded) or "none",
+            source.refresh_months,
+        )
+    else:
+        log.info("account-api months to download, as asked: %s", ", ".join(months))
     landing = Path(source.landing)
     landing.mkdir(parents=True, exist_ok=True)
     result = LandingResult()
@@ -108,7 +115,7 @@ def fetch_account_usage(
                 window_end=_next_month_start(month),
                 pages=1,
             )
-            progress(f"account-api {month} ({number}/{len(months)}): downloading")
+            progress(f"account-api {month} ({number}/{len(months)}): downloading", source=SOURCE, month=month)
             try:
                 download = download_month(client, account_id, month, source.personal_data, Path(scratch))
                 split = split_month(download, landing)
@@ -122,7 +129,12 @@ def fetch_account_usage(
             result.landed.append(entry)
             progress(
                 f"account-api {month} ({number}/{len(months)}): {split.records:,} records,"
-                f" {len(split.files)} workspaces, {download.size / 1e6:.1f} MB"
+                f" {len(split.files)} workspaces, {download.size / 1e6:.1f} MB",
+                source=SOURCE,
+                month=month,
+                rows_read=split.records,
+                workspaces=len(split.files),
+                bytes=download.size,
             )
             download.path.unlink(missing_ok=True)
     return result

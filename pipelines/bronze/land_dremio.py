@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -38,13 +37,12 @@ from pipelines.bronze.ingest_log import (
 from pipelines.bronze.quarantine import replace_quarantined
 from pipelines.config import DremioSource
 from pipelines.errors import CredentialsRejected, SourceApiError
+from pipelines.logs import progress
 from pipelines.sources.dremio_api import DremioUsageClient, FetchedWindow, UsageWindow
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import DREMIO_USAGE
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 
 def client_for(source: DremioSource) -> DremioUsageClient:
@@ -86,7 +84,6 @@ def land_dremio_usage(
     run: Run,
     client: DremioUsageClient | None = None,
     now: datetime | None = None,
-    progress: Progress = lambda message: None,
 ) -> LandingResult:
     """Fetch every window from the last fetched hour (less `refetch_hours`) to now, and land each one.
 
@@ -94,6 +91,15 @@ def land_dremio_usage(
     """
     fetched_until = max((end for _, end in fetched_windows(store, SOURCE, f"{source.grain}:")), default=None)
     windows = plan_windows(now or datetime.now(UTC), fetched_until, source)
+    log.info(
+        "dremio %s: %d windows from %s (%s)",
+        source.grain,
+        len(windows),
+        windows[0].start if windows else "-",
+        f"{source.refetch_hours} h before the last hour landed, {fetched_until}"
+        if fetched_until
+        else f"first fetch: the last {source.backfill_days} days",
+    )
     latest = latest_entries(store, SOURCE)
     result = LandingResult()
     client = client or client_for(source)
@@ -115,14 +121,26 @@ def land_dremio_usage(
                 ).with_counts(previous.rows_read, previous.rows_landed, previous.rows_quarantined)
                 append_entries(store, run, [entry])  # one log row per request window, even when nothing changed
                 result.unchanged += 1
-                progress(f"dremio {source.grain} window {number}/{len(windows)} {window}: unchanged")
+                progress(
+                    f"dremio {source.grain} window {number}/{len(windows)} {window}: unchanged",
+                    source=SOURCE,
+                    window=str(window),
+                    pages=fetched.pages,
+                    status=UNCHANGED,
+                )
                 continue
             entry = _land_window(spark, store, source, run, fetched)
             result.landed.append(entry)
             result.bronze_version = entry.table_version
             progress(
                 f"dremio {source.grain} window {number}/{len(windows)} {window}: {entry.pages} pages,"
-                f" {entry.rows_read:,} objects = {entry.rows_landed:,} landed + {entry.rows_quarantined:,} quarantined"
+                f" {entry.rows_read:,} objects = {entry.rows_landed:,} landed + {entry.rows_quarantined:,} quarantined",
+                source=SOURCE,
+                window=str(window),
+                pages=entry.pages,
+                rows_read=entry.rows_read,
+                rows_landed=entry.rows_landed,
+                rows_quarantined=entry.rows_quarantined,
             )
     finally:
         client.close()

@@ -24,6 +24,7 @@ from pipelines.bronze.ingest_log import (
     append_entries,
     changed_files,
     latest_entries,
+    progress_landed,
 )
 from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
 from pipelines.sources.files import DeliveredFile, first_line, list_files
@@ -54,7 +55,9 @@ def land_legacy_usage(spark: SparkSession, store: TableStore, location: str, run
     result = LandingResult()
     latest = latest_entries(store, legacy_usage.SOURCE)
     files = list_files(spark, location)
-    changed, result.unchanged = changed_files(spark, files, latest, lambda f: legacy_usage.delivery_key(f.name))
+    changed, result.unchanged = changed_files(
+        spark, files, latest, lambda f: legacy_usage.delivery_key(f.name), legacy_usage.SOURCE
+    )
     accepted: list[tuple[DeliveredFile, str]] = []
     for file, sha in changed:
         problem = None
@@ -70,6 +73,7 @@ def land_legacy_usage(spark: SparkSession, store: TableStore, location: str, run
     if accepted:
         result.landed, result.bronze_version = _land(spark, store, accepted, run)
     append_entries(store, run, result.landed + result.rejected)
+    progress_landed(legacy_usage.SOURCE, result)
     return result
 
 
@@ -92,11 +96,7 @@ def _land(
             Replace.where([{"source": legacy_usage.SOURCE, "delivery": d} for d in deliveries]),
             {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
         )
-        partitions = []
-        for file, _ in accepted:
-            match = legacy_usage.FILE_NAME.match(file.name)
-            assert match is not None
-            partitions.append({"workspace_id": match.group(1), "usage_month": match.group(2)})
+        partitions = [_partition(file) for file, _ in accepted]
         version = store.write(
             LEGACY_USAGE,
             legacy_usage.landed_rows(validated, sha, ingested_at),
@@ -112,5 +112,19 @@ def _land(
         if row is not None:
             entry = entry.with_counts(row.rows_read, row.rows_landed, row.rows_quarantined)
         entries.append(replace(entry, table_version=version))
-        log.info("landed %s: %s rows, %s quarantined", file.name, entry.rows_landed, entry.rows_quarantined)
+        log.info(
+            "landed %s: %s rows read = %s landed + %s quarantined, replacing the partition %s",
+            file.name,
+            entry.rows_read,
+            entry.rows_landed,
+            entry.rows_quarantined,
+            _partition(file),
+        )
     return entries, version
+
+
+def _partition(file: DeliveredFile) -> dict[str, str]:
+    """The bronze partition a delivery replaces, from its (already checked) file name."""
+    match = legacy_usage.FILE_NAME.match(file.name)
+    assert match is not None
+    return {"workspace_id": match.group(1), "usage_month": match.group(2)}

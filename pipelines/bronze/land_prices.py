@@ -13,6 +13,7 @@ from pipelines.bronze import list_prices
 from pipelines.bronze.ingest_log import LANDED, LogEntry, Run, append_entries, latest_entries
 from pipelines.columns import file_name_of
 from pipelines.config import ListPricesSource
+from pipelines.logs import progress
 from pipelines.sources.files import DeliveredFile, list_files, sha256_of
 from pipelines.sources.list_prices import read_list_prices
 from pipelines.sources.system_tables import read_table
@@ -83,7 +84,12 @@ def _land_export(spark: SparkSession, store: TableStore, location: str, file_for
         entry = LogEntry(list_prices.SOURCE, _delivery(f), f.path, f.size, f.modified_ms, digests[f.path], LANDED)
         entries.append(replace(entry.with_counts(read, read - bad, bad), table_version=version))
     append_entries(store, run, entries)
-    log.info("landed list prices from %d file(s) as bronze version %d", len(files), version)
+    progress(
+        f"{list_prices.SOURCE}: landed {len(files)} export files as version {version}",
+        source=list_prices.SOURCE,
+        files=len(files),
+        version=version,
+    )
     return version
 
 

@@ -31,11 +31,13 @@ from pipelines.bronze.ingest_log import (
     append_entries,
     changed_files,
     latest_entries,
+    progress_landed,
 )
 from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
 from pipelines.columns import normalised_path, normalised_path_column
 from pipelines.config import SystemUsageSource
 from pipelines.incremental import date_partitions
+from pipelines.logs import progress
 from pipelines.sources.files import DeliveredFile, first_line, list_files, relative_name
 from pipelines.sources.system_tables import read_exports, read_table
 from pipelines.storage import Replace, TableStore
@@ -62,7 +64,8 @@ def _land_exports(spark: SparkSession, store: TableStore, location: str, file_fo
     def key(file: DeliveredFile) -> str:
         return f"{system_usage.SOURCE}/{relative_name(location, file)}"
 
-    changed, result.unchanged = changed_files(spark, list_files(spark, location, recursive=True), latest, key)
+    files = list_files(spark, location, recursive=True)
+    changed, result.unchanged = changed_files(spark, files, latest, key, system_usage.SOURCE)
     if not changed:
         return result
     groups: dict[tuple[str, ...], list[tuple[DeliveredFile, str]]] = {}
@@ -105,6 +108,7 @@ def _land_exports(spark: SparkSession, store: TableStore, location: str, file_fo
         result.landed.append(replace(entry, table_version=version))
     result.bronze_version = version
     append_entries(store, run, result.landed + result.rejected)
+    progress_landed(system_usage.SOURCE, result)
     return result
 
 
@@ -198,7 +202,12 @@ def _land(
                 }
                 version = store.write(SYSTEM_USAGE, new, Replace.nothing(), metadata)
                 appended = sum(r.n for r in per_date)
-                log.info("appended %d new system usage records for %d usage dates", appended, len(per_date))
+                progress(
+                    f"{SYSTEM_USAGE}: appended {appended:,} new records for {len(per_date)} usage dates",
+                    table=str(SYSTEM_USAGE),
+                    rows=appended,
+                    usage_dates=len(per_date),
+                )
         finally:
             new.unpersist()
     finally:

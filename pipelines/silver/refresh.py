@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from pipelines.config import PipelineConfig, RateCard, fingerprint_of
 from pipelines.incremental import date_partitions, plan, refresh_by_date
+from pipelines.logs import fields, progress
 from pipelines.silver import dremio_usage, legacy_usage, system_usage
 from pipelines.silver.precedence import covered_days, prefer_system_tables
 from pipelines.silver.prices import PRICE_KEY, PriceWindow, changed_periods, rate_card_windows, to_prices
@@ -84,11 +85,18 @@ def refresh_prices(store: TableStore, rate_cards: Sequence[RateCard] = ()) -> in
     fingerprint = "prices-v2-" + fingerprint_of(list(rate_cards))
     todo = plan(store, PRICES, [LIST_PRICES], fingerprint=fingerprint)
     if todo.scope.is_empty() and store.version(PRICES) is not None:
+        log.info("%s is up to date: list prices and rate cards unchanged since it was built", PRICES)
         return None
+    log.info("rebuilding %s because %s", PRICES, "; ".join(todo.reasons), extra=fields(reasons=todo.reasons))
     new = store.conform(PRICES, to_prices(store.read(LIST_PRICES), rate_card_windows(store.spark, rate_cards)))
     ranges = _changed_dates(store.read(PRICES), new)
     overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
     for row in overlapping:
         log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
     metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
-    return store.write(PRICES, new, Replace.all(), metadata)
+    if ranges:
+        affected = ", ".join(f"{start}..{end}" if end else f"{start} onwards" for start, end in ranges)
+        log.info("changed prices apply to usage dates %s", affected, extra=fields(ranges=ranges))
+    version = store.write(PRICES, new, Replace.all(), metadata)
+    progress(f"{PRICES}: written as version {version}", table=str(PRICES), version=version)
+    return version
