@@ -9,7 +9,7 @@ BENCH_ROWS ?= 1000000
 BENCH_SYSTEM_ROWS ?= 10000000
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser demo test lint format bench bench-legacy bench-system clean
+.PHONY: help install local-fs browser demo test lint format bench bench-legacy bench-system clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -21,6 +21,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the project with its development tools
+
+# Local Spark sessions load this Hadoop file system (in-process chmod instead of a process per directory).
+LOCAL_FS_JAR := pipelines/jars/local-fs.jar
+$(LOCAL_FS_JAR): jvm/billinglakehouse/NioLocalFileSystem.java $(STAMP)
+	@if command -v javac >/dev/null && command -v jar >/dev/null; then \
+		rm -rf build/jvm && mkdir -p build/jvm pipelines/jars && \
+		javac --release 17 -nowarn -d build/jvm \
+			-cp "$$($(BIN)/python -c 'import pathlib, pyspark; print(pathlib.Path(pyspark.__file__).parent / "jars")')/*" $< && \
+		jar cf $@ -C build/jvm . ; \
+	else \
+		echo "no javac: local Spark uses Hadoop's default local file system (slower, one chmod process per directory)"; \
+	fi
+
+local-fs: $(LOCAL_FS_JAR) ## build the Hadoop local file system jar that local Spark sessions use (needs javac)
 
 # The report test renders the page in headless Chromium: Debian's package where we may install it, else Playwright's.
 browser: $(STAMP) ## install a headless Chromium for the report's browser test (apt as root, else Playwright's download)
@@ -39,7 +53,7 @@ data/.generated-v2:
 	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
 	touch data/.generated-v2
 
-demo: $(STAMP) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
+demo: $(STAMP) $(LOCAL_FS_JAR) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html
@@ -53,16 +67,16 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix pipelines jobs notebooks tests benchmarks
 	$(BIN)/ruff format pipelines jobs notebooks tests benchmarks
 
-test: lint ## lint, then the test suite
+test: lint $(LOCAL_FS_JAR) ## lint, then the test suite
 	$(BIN)/python -m pytest
 
 bench: bench-legacy bench-system ## both benchmarks below (long: about an hour on 2 cores)
 
-bench-legacy: $(STAMP) ## legacy CSV benchmark (1M rows by default); prints JSON
+bench-legacy: $(STAMP) $(LOCAL_FS_JAR) ## legacy CSV benchmark (1M rows by default); prints JSON
 	$(BIN)/python -m benchmarks.bench --rows $(BENCH_ROWS)
 
-bench-system: $(STAMP) ## system usage benchmark (10M records over 12 months by default); prints JSON
+bench-system: $(STAMP) $(LOCAL_FS_JAR) ## system usage benchmark (10M records over 12 months by default); prints JSON
 	$(BIN)/python -m benchmarks.bench_system --rows $(BENCH_SYSTEM_ROWS)
 
 clean: ## remove generated data, warehouses and the virtualenv
-	rm -rf $(VENV) data warehouse bench-data
+	rm -rf $(VENV) data warehouse bench-data build pipelines/jars

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +32,25 @@ LOCAL_DEFAULTS = {
     "spark.sql.files.maxPartitionBytes": "64m",
 }
 
+# Hadoop's local file system starts a `chmod` process for every directory it creates when its native
+# library is missing (it is never in pyspark): hundreds per partitioned write. `make` builds a subclass
+# that sets permissions in-process (jvm/billinglakehouse/NioLocalFileSystem.java); a JVM this module
+# starts loads it when the jar is there.
+LOCAL_FS_JAR = Path(__file__).parent / "jars" / "local-fs.jar"
+LOCAL_FS_CLASS = "billinglakehouse.NioLocalFileSystem"
+
+
+def local_fs_conf() -> dict[str, str]:
+    """The settings that load the in-process local file system, or none when its jar was not built."""
+    if not LOCAL_FS_JAR.is_file():
+        return {}
+    return {"spark.driver.extraClassPath": str(LOCAL_FS_JAR), "spark.hadoop.fs.file.impl": LOCAL_FS_CLASS}
+
+
+def _loads_local_fs(master: str) -> bool:
+    """Only a local JVM this process starts itself (spark-submit started one already; executors elsewhere lack it)."""
+    return master.startswith("local") and "PYSPARK_GATEWAY_PORT" not in os.environ
+
 
 def build_spark(app_name: str = "billing-lakehouse", conf: Mapping[str, str] | None = None) -> SparkSession:
     """The active session if there is one (Databricks, spark-submit), else a local one."""
@@ -41,7 +61,11 @@ def build_spark(app_name: str = "billing-lakehouse", conf: Mapping[str, str] | N
         given = SparkConf()  # what spark-submit or the environment already set wins over our defaults
         builder = SparkSession.builder.appName(app_name)
         defaults = {key: value for key, value in LOCAL_DEFAULTS.items() if not given.contains(key)}
-        for key, value in {**defaults, **(conf or {})}.items():
+        settings = {**defaults, **(conf or {})}
+        master = settings.get("spark.master") or given.get("spark.master", "")
+        if _loads_local_fs(master):
+            settings = {**{k: v for k, v in local_fs_conf().items() if not given.contains(k)}, **settings}
+        for key, value in settings.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")

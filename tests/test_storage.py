@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.errors import StorageError
+from pipelines.spark import LOCAL_FS_CLASS, LOCAL_FS_JAR
 from pipelines.storage import Replace
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.tables import QUARANTINE
@@ -48,3 +51,21 @@ def test_replacing_by_a_column_that_is_not_a_partition_is_refused(spark: SparkSe
     with pytest.raises(StorageError, match="not partitioned by"):
         store.write(QUARANTINE, _rows(spark, [("a", "x", "2")]), Replace.where([{"reason": "r"}]), {})
     assert store.row_count(QUARANTINE) == 1
+
+
+def test_local_sessions_set_file_permissions_in_process(spark: SparkSession, tmp_path: Path) -> None:
+    if shutil.which("javac") is None:
+        pytest.skip("no javac to build the local file system jar: Hadoop's default one is used")
+    assert LOCAL_FS_JAR.is_file(), "`make local-fs` builds it (make test and make demo do)"
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    assert jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("file:///"), hadoop).getClass().getName() == (
+        LOCAL_FS_CLASS
+    )
+    spark.range(4).selectExpr("id", "id % 2 as part").write.partitionBy("part").parquet(str(tmp_path / "t"))
+    # The modes Hadoop's own chmod gives: its default umask 022 on directories and files.
+    for directory in (tmp_path / "t", tmp_path / "t" / "part=0", tmp_path / "t" / "part=1"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o755, directory
+    for data in (tmp_path / "t").glob("part=*/*.parquet"):
+        assert stat.S_IMODE(data.stat().st_mode) == 0o644, data
