@@ -6,13 +6,10 @@ from decimal import Decimal
 
 from pyspark.sql import functions as F
 
+from pipelines.report.html import money
 from pipelines.status import format_status
 from pipelines.storage import TableStore
 from pipelines.tables import COST_DAILY, QUARANTINE, SOURCE_RECONCILIATION, UNPRICED_USAGE
-
-
-def _money(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
 
 
 def _quantity(value: Decimal | None) -> str:
@@ -37,7 +34,7 @@ def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
     out.append(f"Cost per day (latest {days} days; rounded for display only)")
     out.append(f"  {'date':<12}{'unit':<6}{'quantity':>16}{'list cost':>16}{'effective cost':>16} currency")
     for r in sorted(per_day, key=lambda r: (r.usage_date, r.usage_unit)):
-        amounts = f"{_quantity(r.q):>16}{_money(r.l):>16}{_money(r.e):>16}"
+        amounts = f"{_quantity(r.q):>16}{money(r.l):>16}{money(r.e):>16}"
         out.append(f"  {r.usage_date!s:<12}{r.usage_unit:<6}{amounts} {r.currency_code}")
 
     per_sku = (
@@ -65,11 +62,11 @@ def cost_summary(store: TableStore, days: int = 7, top_skus: int = 15) -> str:
     out.append(f"Cost per SKU (top {top_skus} by effective cost, whole period)")
     out.append(f"  {'sku':<52}{'unit':<6}{'quantity':>16}{'effective cost':>16}{'unpriced rows':>15}")
     for r in per_sku:
-        out.append(f"  {r.sku_name:<52}{r.usage_unit:<6}{_quantity(r.q):>16}{_money(r.e):>16}{r.u:>15,}")
+        out.append(f"  {r.sku_name:<52}{r.usage_unit:<6}{_quantity(r.q):>16}{money(r.e):>16}{r.u:>15,}")
     for t in totals:
         out.append(
-            f"  total {t.usage_unit} {t.first}..{t.last}: list {_money(t.l)} {t.currency_code}, "
-            f"effective {_money(t.e)} {t.currency_code}"
+            f"  total {t.usage_unit} {t.first}..{t.last}: list {money(t.l)} {t.currency_code}, "
+            f"effective {money(t.e)} {t.currency_code}"
         )
 
     unpriced = (

@@ -138,8 +138,7 @@ def progress_landed(source: str, result: LandingResult) -> None:
 
 
 def _epoch_ms(value: datetime) -> int:
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return int(aware.timestamp() * 1000)
+    return int(_utc(value).timestamp() * 1000)
 
 
 def latest_entries(store: TableStore, source: str) -> dict[str, LogEntry]:
@@ -187,6 +186,7 @@ def fetched_windows(store: TableStore, source: str, prefix: str) -> list[tuple[d
 
 
 def _utc(value: datetime) -> datetime:
+    """Timestamps read back from the log are naive UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
