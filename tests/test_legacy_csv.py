@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.bronze import legacy_usage
 from pipelines.bronze.ingest_log import Run
 from pipelines.bronze.land_legacy import land_legacy_usage
+from pipelines.errors import SourceMissing
+from pipelines.sources.files import _executor_sha256, list_files, sha256_of
 from pipelines.sources.legacy_csv import read_legacy_csv
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.tables import INGEST_LOG, LEGACY_USAGE, QUARANTINE
@@ -105,3 +109,19 @@ def test_unchanged_file_is_skipped_and_a_touched_identical_file_writes_nothing(
 
     assert result.landed == [] and result.unchanged == 1
     assert (store.version(LEGACY_USAGE), store.version(INGEST_LOG)) == versions
+
+
+def test_checksums_of_local_files_match_the_executor_checksums(spark: SparkSession, tmp_path: Path) -> None:
+    write_delivery(tmp_path / "in", WS, "2024-01", [usage_row()])
+    (tmp_path / "in" / "empty.csv").write_bytes(b"")
+    (tmp_path / "in" / "name with space.csv").write_bytes(bytes(range(256)) * 40_000)  # several read chunks
+    files = list_files(spark, str(tmp_path / "in"))
+    expected = {f.path: hashlib.sha256(Path(f.path.removeprefix("file:")).read_bytes()).hexdigest() for f in files}
+
+    assert sha256_of(spark, files) == expected  # local files: hashed by the driver
+    non_empty = [f for f in files if f.size > 0]
+    assert _executor_sha256(spark, non_empty) == {f.path: expected[f.path] for f in non_empty}  # s3:// and others
+
+    (tmp_path / "in" / "name with space.csv").unlink()
+    with pytest.raises(SourceMissing, match=r"name with space\.csv"):
+        sha256_of(spark, files)

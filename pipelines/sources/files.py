@@ -1,17 +1,19 @@
 """List delivered files and read their first line and checksum, locally or on s3:// alike.
 
-Everything goes through Spark's Hadoop file system, so a cluster with S3 access reads S3 prefixes
-the same way a laptop reads a folder. Checksums are computed by Spark executors; only the
-(path, sha256) pairs come back to the driver.
+Listing goes through Spark's Hadoop file system, so a cluster with S3 access reads S3 prefixes
+the same way a laptop reads a folder. Checksums of local files are read by the driver in a few
+threads (a Spark job would cost more than the hashing); checksums of remote files are computed by
+Spark executors. Either way only (path, sha256) pairs reach the driver.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -20,6 +22,8 @@ from pipelines.columns import normalised_path
 from pipelines.errors import SourceMissing
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+HASH_THREADS = 4
+HASH_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,40 @@ def first_line(spark: SparkSession, location: str) -> str | None:
     return None if line is None else str(line).lstrip("\ufeff").rstrip("\r")
 
 
+def local_path(path: str) -> str | None:
+    """The local file system path of a listed `file:` path, or None for any other file system."""
+    parsed = urlparse(path)
+    if parsed.scheme == "file":
+        return parsed.path
+    return path if parsed.scheme == "" else None
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(HASH_CHUNK):
+                digest.update(chunk)  # hashlib releases the GIL on large buffers: threads hash in parallel
+    except OSError as error:
+        raise SourceMissing(f"could not read {path}: {error.strerror or error}") from error
+    return digest.hexdigest()
+
+
 def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, str]:
-    """sha256 hex digest per file path, computed by executors."""
+    """sha256 hex digest per file path: local files read by the driver, others by Spark executors."""
     digests = {f.path: EMPTY_SHA256 for f in files if f.size == 0}
-    files = [f for f in files if f.size > 0]
-    if not files:
-        return digests
+    local = {f.path: path for f in files if f.size > 0 and (path := local_path(f.path)) is not None}
+    if local:
+        with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+            digests.update(zip(local, pool.map(_file_sha256, local.values()), strict=True))
+    remote = [f for f in files if f.size > 0 and f.path not in local]
+    if remote:
+        digests.update(_executor_sha256(spark, remote))
+    return digests
+
+
+def _executor_sha256(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, str]:
+    """sha256 hex digest per file path, computed by executors."""
     by_path = {normalised_path(unquote(f.path)): f.path for f in files}
     rows = (
         spark.read.format("binaryFile")
@@ -106,8 +138,7 @@ def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, 
         .select("path", F.sha2("content", 256).alias("sha256"))
         .collect()
     )
-    for row in rows:
-        digests[by_path.get(normalised_path(unquote(row.path)), row.path)] = row.sha256
+    digests = {by_path.get(normalised_path(unquote(row.path)), row.path): row.sha256 for row in rows}
     missing = [f.path for f in files if f.path not in digests]
     if missing:
         raise SourceMissing(f"could not read {len(missing)} file(s), for example {missing[0]}")
