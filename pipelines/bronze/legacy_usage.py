@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.bronze.quarantine import CORRUPT, REASON
-from pipelines.columns import MAX_QUANTITY, end_of_hour, file_name_of, first_failure, parse_decimal, parse_timestamp
+from pipelines.columns import MAX_QUANTITY, first_failure, parse_decimal, parse_timestamp
 from pipelines.sources.legacy_csv import FILE_NAME, header_problem
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
@@ -21,14 +21,18 @@ def delivery_key(file_name: str) -> str:
 
 
 def _rejection_reason() -> Column:
-    """The first failed check's reason, over columns `validate` computed once per row."""
-    usage_start_month = F.date_format(F.col("_usage_end") - F.expr("INTERVAL 1 HOUR"), "yyyy-MM")
+    """The first failed check's reason, over columns `validate` computed once per row.
+
+    A record's usage hour is the one its timestamp ends (09:59:59.999 and 10:00:00 both end 09:00-10:00),
+    so the hour starts in the month of `timestamp - 1 microsecond`.
+    """
+    usage_start_month = F.date_format(F.col("_timestamp") - F.expr("INTERVAL 1 MICROSECOND"), "yyyy-MM")
     checks: list[tuple[Column, str]] = [
         (F.col(CORRUPT).isNotNull(), f"wrong number of fields: expected {len(LEGACY_CSV_COLUMNS)}"),
         (F.col("workspaceId").isNull(), "missing workspaceId"),
         (F.trim(F.col("workspaceId")) != F.col("workspace_id"), "workspaceId does not match the file name"),
         (F.col("timestamp").isNull(), "missing timestamp"),
-        (F.col("_usage_end").isNull(), "unparseable timestamp"),
+        (F.col("_timestamp").isNull(), "unparseable timestamp"),
         (usage_start_month != F.col("usage_month"), "timestamp outside the file's usage month"),
         (F.col("sku").isNull() | (F.trim(F.col("sku")) == ""), "missing sku"),
         (F.col("dbus").isNull(), "missing dbus"),
@@ -46,25 +50,22 @@ def validate(raw: DataFrame) -> DataFrame:
     or quantity, or a workspace or month that disagrees with the file. Malformed tag JSON does not
     reject a billable row (that would drop real cost): the text stays in bronze, silver's tag map is NULL.
 
-    `raw` has the 12 CSV columns as strings, `_corrupt_record` and `_source_file`.
+    `raw` has the 12 CSV columns as strings, `_corrupt_record`, `_source_file` and `_file_name`, read from
+    files whose names match `FILE_NAME` (so plain string functions take the name apart, once per row).
     """
+    name = F.col("_file_name")
     parsed = raw.withColumns(
         {
-            "_file_name": file_name_of(F.col("_source_file")),
-            "_usage_end": end_of_hour(parse_timestamp(F.col("timestamp"))),
+            "_timestamp": parse_timestamp(F.col("timestamp")),
             "_dbus": parse_decimal(F.col("dbus")),
             "_machine_hours": parse_decimal(F.col("machineHours")),
+            "workspace_id": F.substring_index(F.substring_index(name, "-usageMonth=", 1), "workspaceId=", -1),
+            "usage_month": F.substring(name, -len("yyyy-mm.csv"), len("yyyy-mm")),
+            "delivery": F.expr(f"substring(_file_name, 1, length(_file_name) - {len('.csv')})"),
         }
     )
-    with_delivery = parsed.withColumns(
-        {
-            "workspace_id": F.regexp_extract(F.col("_file_name"), FILE_NAME.pattern, 1),
-            "usage_month": F.regexp_extract(F.col("_file_name"), FILE_NAME.pattern, 2),
-            "delivery": F.regexp_extract(F.col("_file_name"), r"^(.+)\.csv$", 1),
-        }
-    )
-    checked = with_delivery.withColumn(REASON, _rejection_reason())
-    return checked.drop("_file_name", "_usage_end", "_dbus", "_machine_hours")
+    checked = parsed.withColumn(REASON, _rejection_reason())
+    return checked.drop("_file_name", "_timestamp", "_dbus", "_machine_hours")
 
 
 def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Column) -> DataFrame:

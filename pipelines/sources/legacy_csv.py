@@ -34,7 +34,8 @@ def header_problem(line: str | None) -> str | None:
 
 
 def read_legacy_csv(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
-    """The 12 columns as strings, `_corrupt_record` for rows with the wrong field count, `_source_file`.
+    """The 12 columns as strings, `_corrupt_record` for rows with the wrong field count, `_source_file`
+    (the file's path) and `_file_name` (its name).
 
     `escape '"'` reads the `""`-escaped JSON tag columns (the delivered format); an explicit schema
     keeps every value as its text, so decimals are never parsed through a float.
@@ -50,5 +51,7 @@ def read_legacy_csv(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
         .option("ignoreTrailingWhiteSpace", "false")
         .schema(schema)
         .csv(list(paths))
-        .withColumn("_source_file", F.col("_metadata.file_path"))
+        .withColumns(
+            {"_source_file": F.col("_metadata.file_path"), "_file_name": F.url_decode(F.col("_metadata.file_name"))}
+        )
     )
