@@ -11,9 +11,10 @@ from pyspark.sql import functions as F
 from pipelines.config import PipelineConfig
 from pipelines.gold import aggregates
 from pipelines.gold.cost import price_usage
+from pipelines.gold.reconciliation import KEYS as RECONCILED_KEYS
 from pipelines.gold.reconciliation import source_reconciliation
 from pipelines.incremental import date_partitions, existing_usage_dates, refresh_by_date
-from pipelines.silver import system_usage
+from pipelines.silver import legacy_usage, system_usage
 from pipelines.silver.precedence import covered_days
 from pipelines.silver.refresh import typed_legacy_usage
 from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
@@ -32,6 +33,8 @@ from pipelines.tables import (
     USAGE,
     TableSpec,
 )
+
+RECONCILED_COLUMNS = (*RECONCILED_KEYS, "usage_quantity")
 
 
 def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None], DataFrame]:
@@ -80,11 +83,25 @@ def refresh_reconciliation(store: TableStore, config: PipelineConfig) -> int | N
     read_usage, read_system = _reader(store, USAGE), _reader(store, SYSTEM_USAGE)
 
     def build(dates: list[date] | None) -> DataFrame:
-        legacy = typed_legacy_usage(store, config, dates, workspaces, sku_map)
-        system = read_usage(dates).where(F.col("source") == system_usage.SOURCE)
+        silver = read_usage(dates)
         covered = covered_days(read_system(dates))
+        legacy = silver.where(F.col("source") == legacy_usage.SOURCE).select(*RECONCILED_COLUMNS)
+        # Silver holds every legacy row except those of workspace-days the system tables cover; only
+        # the dates the system tables have are typed again from bronze, to add the rows silver left out.
+        system_dates = _system_dates(store)
+        overlap = sorted(system_dates if dates is None else system_dates & set(dates))
+        if overlap:
+            typed = typed_legacy_usage(store, config, overlap, workspaces, sku_map)
+            left_out = typed.join(F.broadcast(covered), ["workspace_id", "usage_date"], "left_semi")
+            legacy = legacy.unionByName(left_out.select(*RECONCILED_COLUMNS))
+        system = silver.where(F.col("source") == system_usage.SOURCE)
         return source_reconciliation(legacy, system, covered).repartition(F.col("usage_date"))
 
     fingerprint = config.fingerprint("workspaces", "skus", "account_id")
     inputs = [LEGACY_USAGE, SYSTEM_USAGE, USAGE]
     return refresh_by_date(store, SOURCE_RECONCILIATION, inputs, fingerprint, build)
+
+
+def _system_dates(store: TableStore) -> set[date]:
+    """The usage dates bronze system usage holds, from its log."""
+    return set(existing_usage_dates(store, SYSTEM_USAGE)())
