@@ -107,7 +107,9 @@ def test_unpriced_usage_has_null_cost_a_reason_and_is_listed(spark: SparkSession
         ],
     )
     cost = price_usage(usage, prices, "USD")
-    unpriced = {r.record_id: r.unpriced_reason for r in aggregates.unpriced_usage(cost).collect()}
+    unpriced = {
+        r.record_id: r.unpriced_reason for r in aggregates.unpriced_usage(aggregates.attribution(cost)).collect()
+    }
 
     assert unpriced == {"no-sku-price": NO_PRICE_WINDOW, "no-cloud": NO_WORKSPACE_CLOUD, "overlap": NO_PRICE_WINDOW}
     assert {r.record_id for r in cost.where("effective_cost is null").collect()} == set(unpriced)

@@ -1,4 +1,8 @@
-"""Aggregates over gold cost. Units and currencies are always grouping keys, never summed together."""
+"""Aggregates over gold cost. Units and currencies are always grouping keys, never summed together.
+
+Every aggregate reads `attribution(cost)`: the cost columns they use, nested fields flattened, so one
+read of gold cost (persisted once) serves them all.
+"""
 
 from __future__ import annotations
 
@@ -8,46 +12,43 @@ from pyspark.sql import functions as F
 DAILY_KEYS = ("usage_date", "source", "workspace_id", "cloud", "sku_name", "usage_unit", "currency_code")
 ATTRIBUTION_KEYS = (*DAILY_KEYS, "billing_origin_product", "is_serverless")
 WORKLOAD_COLUMNS = ("job_id", "job_name", "notebook_id", "notebook_path")
+RESOURCE_COLUMNS = ("warehouse_id", "cluster_id", "endpoint_id", "endpoint_name", "dlt_pipeline_id")
+UNPRICED_COLUMNS = (
+    "usage_date",
+    "record_id",
+    "source",
+    "workspace_id",
+    "cloud",
+    "sku_name",
+    "sku_name_delivered",
+    "usage_unit",
+    "usage_quantity",
+    "usage_start_time",
+    "usage_end_time",
+    "unpriced_reason",
+)
 
 
-def _measures() -> list[Column]:
-    """Quantity and cost sums. Costs cover priced rows only; `priced_quantity` and `unpriced_record_count`
-    say how much of the usage that is."""
-    unpriced = (~F.col("is_priced")).cast("long")
-    return [
-        F.sum("usage_quantity").alias("usage_quantity"),
-        F.sum(F.when(F.col("is_priced"), F.col("usage_quantity"))).alias("priced_quantity"),
-        F.sum("list_cost").alias("list_cost"),
-        F.sum("effective_cost").alias("effective_cost"),
-        F.count(F.lit(1)).alias("record_count"),
-        F.sum(unpriced).alias("unpriced_record_count"),
-    ]
-
-
-def _with_attribution(cost: DataFrame) -> DataFrame:
-    """Flatten the attribution fields the aggregates group by."""
-    meta = F.col("usage_metadata")
-    return cost.withColumns(
-        {
-            "is_serverless": F.col("product_features.is_serverless"),
-            **{c: meta[c] for c in WORKLOAD_COLUMNS},
-        }
-    )
-
-
-def cost_daily(cost: DataFrame) -> DataFrame:
-    """Quantity and cost per day, source, workspace, cloud, SKU, unit and currency."""
-    return cost.groupBy(*DAILY_KEYS).agg(*_measures())
-
-
-def cost_by_tag(cost: DataFrame) -> DataFrame:
-    """One row per custom tag key and value (per day, SKU, unit, job and notebook).
-
-    A record with three tags counts under each of them: sum over one tag key, never across keys.
-    Records without custom tags do not appear.
-    """
-    tagged = _with_attribution(cost).select("*", F.explode("custom_tags").alias("tag_key", "tag_value"))
-    return tagged.groupBy(*ATTRIBUTION_KEYS, "tag_key", "tag_value", *WORKLOAD_COLUMNS).agg(*_measures())
+def attribution(cost: DataFrame) -> DataFrame:
+    """The gold cost columns the aggregates use, with workload and identity resolved and nested fields flat."""
+    meta, ident = F.col("usage_metadata"), F.col("identity_metadata")
+    kind, workload_id, workload_name = _workload()
+    identity, role = _identity()
+    flat = {
+        "is_serverless": F.col("product_features.is_serverless"),
+        **{c: meta[c] for c in (*WORKLOAD_COLUMNS, *RESOURCE_COLUMNS)},
+        "workload_type": kind,
+        "workload_id": workload_id,
+        "workload_name": workload_name,
+        "identity": identity,
+        "identity_role": role,
+        "run_as": ident.run_as,
+        "owned_by": ident.owned_by,
+        "cluster_owner": ident.cluster_owner_user_name,
+    }
+    kept = dict.fromkeys([*DAILY_KEYS, *UNPRICED_COLUMNS, "billing_origin_product", "cluster_name"])
+    measures = ("is_priced", "list_cost", "effective_cost", "custom_tags")
+    return cost.select(*kept, *measures, *[column.alias(name) for name, column in flat.items()])
 
 
 def _workload() -> tuple[Column, Column, Column]:
@@ -71,35 +72,50 @@ def _workload() -> tuple[Column, Column, Column]:
     return kind, ident, name
 
 
+def _identity() -> tuple[Column, Column]:
+    """(identity, role): who ran the usage, else who owns it, else who owns the cluster (legacy CSV)."""
+    ident = F.col("identity_metadata")
+    roles = [("run_as", ident.run_as), ("owned_by", ident.owned_by), ("cluster_owner", ident.cluster_owner_user_name)]
+    identity, role = F.lit(None).cast("string"), F.lit(None).cast("string")
+    for label, column in reversed(roles):
+        identity = F.when(column.isNotNull(), column).otherwise(identity)
+        role = F.when(column.isNotNull(), F.lit(label)).otherwise(role)
+    return identity, role
+
+
+def _measures() -> list[Column]:
+    """Quantity and cost sums. Costs cover priced rows only; `priced_quantity` and `unpriced_record_count`
+    say how much of the usage that is."""
+    unpriced = (~F.col("is_priced")).cast("long")
+    return [
+        F.sum("usage_quantity").alias("usage_quantity"),
+        F.sum(F.when(F.col("is_priced"), F.col("usage_quantity"))).alias("priced_quantity"),
+        F.sum("list_cost").alias("list_cost"),
+        F.sum("effective_cost").alias("effective_cost"),
+        F.count(F.lit(1)).alias("record_count"),
+        F.sum(unpriced).alias("unpriced_record_count"),
+    ]
+
+
+def cost_daily(cost: DataFrame) -> DataFrame:
+    """Quantity and cost per day, source, workspace, cloud, SKU, unit and currency."""
+    return cost.groupBy(*DAILY_KEYS).agg(*_measures())
+
+
+def cost_by_tag(cost: DataFrame) -> DataFrame:
+    """One row per custom tag key and value (per day, SKU, unit, job and notebook).
+
+    A record with three tags counts under each of them: sum over one tag key, never across keys.
+    Records without custom tags do not appear.
+    """
+    tagged = cost.select("*", F.explode("custom_tags").alias("tag_key", "tag_value"))
+    return tagged.groupBy(*ATTRIBUTION_KEYS, "tag_key", "tag_value", *WORKLOAD_COLUMNS).agg(*_measures())
+
+
 def cost_by_workload(cost: DataFrame) -> DataFrame:
     """Per day: job, pipeline, notebook, SQL warehouse, serving endpoint, app or cluster, with its ids and names."""
-    meta = F.col("usage_metadata")
-    kind, ident, name = _workload()
-    flat = _with_attribution(cost).withColumns(
-        {
-            "workload_type": kind,
-            "workload_id": ident,
-            "workload_name": name,
-            "warehouse_id": meta.warehouse_id,
-            "cluster_id": meta.cluster_id,
-            "endpoint_id": meta.endpoint_id,
-            "endpoint_name": meta.endpoint_name,
-            "dlt_pipeline_id": meta.dlt_pipeline_id,
-        }
-    )
-    keys = (
-        "workload_type",
-        "workload_id",
-        "workload_name",
-        *WORKLOAD_COLUMNS,
-        "warehouse_id",
-        "cluster_id",
-        "cluster_name",
-        "endpoint_id",
-        "endpoint_name",
-        "dlt_pipeline_id",
-    )
-    return flat.groupBy(*ATTRIBUTION_KEYS, *keys).agg(*_measures())
+    keys = ("workload_type", "workload_id", "workload_name", *WORKLOAD_COLUMNS, *RESOURCE_COLUMNS, "cluster_name")
+    return cost.groupBy(*ATTRIBUTION_KEYS, *keys).agg(*_measures())
 
 
 def cost_by_identity(cost: DataFrame) -> DataFrame:
@@ -107,38 +123,10 @@ def cost_by_identity(cost: DataFrame) -> DataFrame:
 
     `identity` is the first of those that is set and `identity_role` says which it is.
     """
-    ident = F.col("identity_metadata")
-    roles = [("run_as", ident.run_as), ("owned_by", ident.owned_by), ("cluster_owner", ident.cluster_owner_user_name)]
-    identity, role = F.lit(None).cast("string"), F.lit(None).cast("string")
-    for label, column in reversed(roles):
-        identity = F.when(column.isNotNull(), column).otherwise(identity)
-        role = F.when(column.isNotNull(), F.lit(label)).otherwise(role)
-    flat = _with_attribution(cost).withColumns(
-        {
-            "identity": identity,
-            "identity_role": role,
-            "run_as": ident.run_as,
-            "owned_by": ident.owned_by,
-            "cluster_owner": ident.cluster_owner_user_name,
-        }
-    )
     keys = ("identity", "identity_role", "run_as", "owned_by", "cluster_owner", *WORKLOAD_COLUMNS)
-    return flat.groupBy(*ATTRIBUTION_KEYS, *keys).agg(*_measures())
+    return cost.groupBy(*ATTRIBUTION_KEYS, *keys).agg(*_measures())
 
 
 def unpriced_usage(cost: DataFrame) -> DataFrame:
     """Every usage record without a price, with the reason."""
-    return cost.where(~F.col("is_priced")).select(
-        "usage_date",
-        "record_id",
-        "source",
-        "workspace_id",
-        "cloud",
-        "sku_name",
-        "sku_name_delivered",
-        "usage_unit",
-        "usage_quantity",
-        "usage_start_time",
-        "usage_end_time",
-        "unpriced_reason",
-    )
+    return cost.where(~F.col("is_priced")).select(*UNPRICED_COLUMNS)
