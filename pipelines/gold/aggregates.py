@@ -1,7 +1,7 @@
 """Aggregates over gold cost. Units and currencies are always grouping keys, never summed together.
 
-Every aggregate reads `attribution(cost)`: the cost columns they use, nested fields flattened, so one
-read of gold cost (persisted once) serves them all.
+Every aggregate reads `attribution(cost)`: the cost columns they use, with workload and identity
+resolved and nested fields flattened (Spark then reads only the columns each aggregate groups by).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.storagelevel import StorageLevel
 
 from pipelines.config import PipelineConfig
 from pipelines.gold import aggregates
@@ -58,8 +57,12 @@ def refresh_cost(store: TableStore, config: PipelineConfig) -> int | None:
 
 
 def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, int | None]:
-    """Recompute the aggregates for the dates whose cost changed, from one shared read of gold cost."""
-    shared = SharedInput(lambda dates: aggregates.attribution(_reader(store, COST)(dates)))
+    """Recompute the aggregates for the dates whose cost changed.
+
+    Each reads gold cost again, only the columns it groups by: cheaper than persisting the shared
+    columns of a million wide rows once (measured), and nothing to release when a write fails.
+    """
+    read_cost = _reader(store, COST)
     builders: dict[TableSpec, Callable[[DataFrame], DataFrame]] = {
         COST_DAILY: aggregates.cost_daily,
         COST_BY_TAG: aggregates.cost_by_tag,
@@ -68,40 +71,13 @@ def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, i
         UNPRICED_USAGE: aggregates.unpriced_usage,
     }
     versions = {}
-    try:
-        for table, transform in builders.items():
+    for table, transform in builders.items():
 
-            def build(dates: list[date] | None, transform: Callable[[DataFrame], DataFrame] = transform) -> DataFrame:
-                return transform(shared(dates)).repartition(F.col("usage_date"))
+        def build(dates: list[date] | None, transform: Callable[[DataFrame], DataFrame] = transform) -> DataFrame:
+            return transform(aggregates.attribution(read_cost(dates))).repartition(F.col("usage_date"))
 
-            versions[table.key] = refresh_by_date(store, table, [COST], config.fingerprint("currency"), build)
-    finally:
-        shared.release()
+        versions[table.key] = refresh_by_date(store, table, [COST], config.fingerprint("currency"), build)
     return versions
-
-
-class SharedInput:
-    """One persisted input per set of usage dates, for tables refreshed one after another from the same rows.
-
-    The aggregates usually recompute the same dates; each then reads the persisted rows instead of the table.
-    """
-
-    def __init__(self, read: Callable[[list[date] | None], DataFrame]) -> None:
-        self._read = read
-        self._dates: tuple[date, ...] | None = None
-        self._frame: DataFrame | None = None
-
-    def __call__(self, dates: list[date] | None) -> DataFrame:
-        key = None if dates is None else tuple(dates)
-        if self._frame is None or key != self._dates:
-            self.release()
-            self._dates, self._frame = key, self._read(dates).persist(StorageLevel.MEMORY_AND_DISK)
-        return self._frame
-
-    def release(self) -> None:
-        if self._frame is not None:
-            self._frame.unpersist()
-            self._frame = None
 
 
 def refresh_reconciliation(store: TableStore, config: PipelineConfig) -> int | None:

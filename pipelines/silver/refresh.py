@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.storagelevel import StorageLevel
 
 from pipelines.config import PipelineConfig, RateCard, fingerprint_of
 from pipelines.incremental import date_partitions, plan, refresh_by_date
@@ -88,15 +89,20 @@ def refresh_prices(store: TableStore, rate_cards: Sequence[RateCard] = ()) -> in
         log.info("%s is up to date: list prices and rate cards unchanged since it was built", PRICES)
         return None
     log.info("rebuilding %s because %s", PRICES, "; ".join(todo.reasons), extra=fields(reasons=todo.reasons))
+    # A small reference table used three times below (changed windows, overlaps, the write): built once.
     new = store.conform(PRICES, to_prices(store.read(LIST_PRICES), rate_card_windows(store.spark, rate_cards)))
-    ranges = _changed_dates(store.read(PRICES), new)
-    overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
-    for row in overlapping:
-        log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
-    metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
-    if ranges:
-        affected = ", ".join(f"{start}..{end}" if end else f"{start} onwards" for start, end in ranges)
-        log.info("changed prices apply to usage dates %s", affected, extra=fields(ranges=ranges))
-    version = store.write(PRICES, new, Replace.all(), metadata)
+    new = new.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        ranges = _changed_dates(store.read(PRICES), new)
+        overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
+        for row in overlapping:
+            log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
+        metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
+        if ranges:
+            affected = ", ".join(f"{start}..{end}" if end else f"{start} onwards" for start, end in ranges)
+            log.info("changed prices apply to usage dates %s", affected, extra=fields(ranges=ranges))
+        version = store.write(PRICES, new, Replace.all(), metadata)
+    finally:
+        new.unpersist()
     progress(f"{PRICES}: written as version {version}", table=str(PRICES), version=version)
     return version
