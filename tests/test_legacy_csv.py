@@ -125,3 +125,17 @@ def test_checksums_of_local_files_match_the_executor_checksums(spark: SparkSessi
     (tmp_path / "in" / "name with space.csv").unlink()
     with pytest.raises(SourceMissing, match=r"name with space\.csv"):
         sha256_of(spark, files)
+
+
+def test_a_record_belongs_to_the_month_its_usage_hour_starts_in(spark: SparkSession, tmp_path: Path) -> None:
+    rows = [
+        usage_row(timestamp="2024-02-01T00:00:00Z"),  # the hour 2024-01-31 23:00-24:00: January
+        usage_row(timestamp="2024-01-31T23:59:59.999Z"),  # the same hour, end-of-hour style: January
+        usage_row(timestamp="2024-01-01T00:00:00Z"),  # the hour 2023-12-31 23:00-24:00: December
+        usage_row(timestamp="2024-01-01T00:00:00.001Z"),  # the hour 00:00-01:00 on January 1st
+    ]
+    path = write_delivery(tmp_path, WS, "2024-01", rows)
+
+    reasons = [r["_reason"] for r in legacy_usage.validate(read_legacy_csv(spark, [str(path)])).collect()]
+
+    assert reasons == [None, None, "timestamp outside the file's usage month", None]
