@@ -61,7 +61,7 @@ def validate(raw: DataFrame) -> DataFrame:
             "_machine_hours": parse_decimal(F.col("machineHours")),
             "workspace_id": F.substring_index(F.substring_index(name, "-usageMonth=", 1), "workspaceId=", -1),
             "usage_month": F.substring(name, -len("yyyy-mm.csv"), len("yyyy-mm")),
-            "delivery": F.expr(f"substring(_file_name, 1, length(_file_name) - {len('.csv')})"),
+            "delivery": F.substring(name, 1, F.length(name) - len(".csv")),
         }
     )
     checked = parsed.withColumn(REASON, _rejection_reason())

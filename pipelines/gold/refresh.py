@@ -92,7 +92,7 @@ def refresh_reconciliation(store: TableStore, config: PipelineConfig) -> int | N
         legacy = silver.where(F.col("source") == legacy_usage.SOURCE).select(*RECONCILED_COLUMNS)
         # Silver holds every legacy row except those of workspace-days the system tables cover; only
         # the dates the system tables have are typed again from bronze, to add the rows silver left out.
-        system_dates = _system_dates(store)
+        system_dates = set(existing_usage_dates(store, SYSTEM_USAGE)())
         overlap = sorted(system_dates if dates is None else system_dates & set(dates))
         if overlap:
             typed = typed_legacy_usage(store, config, overlap, workspaces, sku_map)
@@ -104,8 +104,3 @@ def refresh_reconciliation(store: TableStore, config: PipelineConfig) -> int | N
     fingerprint = config.fingerprint("workspaces", "skus", "account_id")
     inputs = [LEGACY_USAGE, SYSTEM_USAGE, USAGE]
     return refresh_by_date(store, SOURCE_RECONCILIATION, inputs, fingerprint, build)
-
-
-def _system_dates(store: TableStore) -> set[date]:
-    """The usage dates bronze system usage holds, from its log."""
-    return set(existing_usage_dates(store, SYSTEM_USAGE)())

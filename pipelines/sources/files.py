@@ -97,12 +97,12 @@ def first_line(spark: SparkSession, location: str) -> str | None:
     return None if line is None else str(line).lstrip("\ufeff").rstrip("\r")
 
 
-def local_path(path: str) -> str | None:
+def _local_path(path: str) -> str | None:
     """The local file system path of a listed `file:` path, or None for any other file system."""
-    parsed = urlparse(path)
-    if parsed.scheme == "file":
-        return parsed.path
-    return path if parsed.scheme == "" else None
+    scheme = urlparse(path).scheme
+    if scheme == "file":
+        return normalised_path(path)
+    return path if scheme == "" else None
 
 
 def _file_sha256(path: str) -> str:
@@ -119,7 +119,7 @@ def _file_sha256(path: str) -> str:
 def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, str]:
     """sha256 hex digest per file path: local files read by the driver, others by Spark executors."""
     digests = {f.path: EMPTY_SHA256 for f in files if f.size == 0}
-    local = {f.path: path for f in files if f.size > 0 and (path := local_path(f.path)) is not None}
+    local = {f.path: path for f in files if f.size > 0 and (path := _local_path(f.path)) is not None}
     if local:
         with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
             digests.update(zip(local, pool.map(_file_sha256, local.values()), strict=True))
