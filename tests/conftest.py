@@ -33,6 +33,9 @@ def spark() -> Iterator[SparkSession]:
             "spark.ui.enabled": "false",
             "spark.sql.adaptive.enabled": "false",
             "spark.driver.memory": "2g",
+            # Compiling generated code for each new plan costs more than running a few rows interpreted.
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         },
     )
     yield session

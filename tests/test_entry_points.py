@@ -104,17 +104,19 @@ def test_spark_submit_runs_each_stage_script_and_the_full_run(tmp_path: Path) ->
         )
     staged, full = configs
 
-    full_run = _spark_submit("run_pipeline.py", full)  # alongside the stages, in its own warehouse
+    # Two chains side by side, each in its own warehouse: the stage scripts, and the full run then its report.
+    full_run = _spark_submit("run_pipeline.py", full)
     ingested = _finish(_spark_submit("ingest.py", staged))
     assert "1 deliveries landed" in ingested and "gold." not in ingested
     assert (staged.parent / "warehouse" / "bronze" / "legacy_usage").is_dir()
     assert not (staged.parent / "warehouse" / "silver").exists()
-    transformed = _finish(_spark_submit("transform.py", staged))
-    assert "gold.cost v0" in transformed
-    reported = _finish(_spark_submit("report.py", staged))
-    report = staged.parent / "report.html"
-    assert str(report) in reported and report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    transform = _spark_submit("transform.py", staged)
     assert "1 deliveries landed" in _finish(full_run)
+    reporting = _spark_submit("report.py", full)
+    assert "gold.cost v0" in _finish(transform)
+    reported = _finish(reporting)
+    report = full.parent / "report.html"
+    assert str(report) in reported and report.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
     staged_total, full_total = _gold_total(staged.parent / "warehouse"), _gold_total(full.parent / "warehouse")
     assert staged_total == full_total and staged_total > 0
