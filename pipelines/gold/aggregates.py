@@ -31,7 +31,7 @@ UNPRICED_COLUMNS = (
 
 def attribution(cost: DataFrame) -> DataFrame:
     """The gold cost columns the aggregates use, with workload and identity resolved and nested fields flat."""
-    meta, ident = F.col("usage_metadata"), F.col("identity_metadata")
+    meta = F.col("usage_metadata")
     kind, workload_id, workload_name = _workload()
     identity, role = _identity()
     flat = {
@@ -42,9 +42,7 @@ def attribution(cost: DataFrame) -> DataFrame:
         "workload_name": workload_name,
         "identity": identity,
         "identity_role": role,
-        "run_as": ident.run_as,
-        "owned_by": ident.owned_by,
-        "cluster_owner": ident.cluster_owner_user_name,
+        **dict(_identity_roles()),
     }
     kept = dict.fromkeys([*DAILY_KEYS, *UNPRICED_COLUMNS, "billing_origin_product", "cluster_name"])
     measures = ("is_priced", "list_cost", "effective_cost", "custom_tags")
@@ -72,12 +70,16 @@ def _workload() -> tuple[Column, Column, Column]:
     return kind, ident, name
 
 
+def _identity_roles() -> list[tuple[str, Column]]:
+    """(role, column) of each identity a record may carry, in the order `_identity` prefers them."""
+    ident = F.col("identity_metadata")
+    return [("run_as", ident.run_as), ("owned_by", ident.owned_by), ("cluster_owner", ident.cluster_owner_user_name)]
+
+
 def _identity() -> tuple[Column, Column]:
     """(identity, role): who ran the usage, else who owns it, else who owns the cluster (legacy CSV)."""
-    ident = F.col("identity_metadata")
-    roles = [("run_as", ident.run_as), ("owned_by", ident.owned_by), ("cluster_owner", ident.cluster_owner_user_name)]
     identity, role = F.lit(None).cast("string"), F.lit(None).cast("string")
-    for label, column in reversed(roles):
+    for label, column in reversed(_identity_roles()):
         identity = F.when(column.isNotNull(), column).otherwise(identity)
         role = F.when(column.isNotNull(), F.lit(label)).otherwise(role)
     return identity, role
