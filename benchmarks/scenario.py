@@ -1,10 +1,15 @@
 """One benchmark scenario in its own process (own JVM): time it, stop Spark, print one JSON line.
 
 Usage: python -m benchmarks.scenario naive --csv DIR
+       python -m benchmarks.scenario floor --csv DIR --out DIR
        python -m benchmarks.scenario pipeline --config PATH
 
 `naive` is the one-shot job from the Databricks docs (read the CSV folder with header, inferSchema
-and `escape '"'`, sum dbus per SKU, collect). `pipeline` is one `run_pipeline` call. Both build the
+and `escape '"'`, sum dbus per SKU, collect). `pipeline` is one `run_pipeline` call. `floor` is the
+least work the table contracts imply, with none of the checks: the CSVs parsed once and written as
+bronze Parquet, typed into silver's columns (record id, hour, exact decimals, tag maps, metadata
+structs) and written again, priced and written a third time (plain Parquet, no Delta commits, no
+validation, duplicate removal, SKU mapping, price join, aggregates or reconciliation). Both build the
 session the same way. Memory: `python_peak_rss_mb` is this (driver) process's peak RSS;
 `jvm_peak_rss_mb` is the peak RSS of its waited-for children after the gateway JVM has exited,
 which in local mode is the Spark JVM (cross-checked against the JVM's own VmHWM).
@@ -16,6 +21,7 @@ import argparse
 import json
 import logging
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pyspark import SparkContext
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.spark import build_spark
@@ -106,6 +112,60 @@ def naive(csv_dir: str) -> tuple[SparkSession, dict[str, Any]]:
     }
 
 
+def floor(csv_dir: str, out: str) -> tuple[SparkSession, dict[str, Any]]:
+    """The floor under a full backfill: three Parquet writes of every row, typed as the contracts say."""
+    from pipelines.columns import end_of_hour, json_map, multiply_money, parse_decimal, parse_timestamp, struct_of
+    from pipelines.silver.legacy_usage import record_id
+    from pipelines.sources.legacy_csv import read_legacy_csv
+    from pipelines.tables import IDENTITY_METADATA, LEGACY_CSV_COLUMNS, USAGE_METADATA
+
+    started = time.perf_counter()
+    spark = build_spark(APP_NAME, SPARK_CONF)
+    ready = time.perf_counter()
+    shutil.rmtree(out, ignore_errors=True)
+    phases: dict[str, float] = {}
+
+    def write(name: str, data: DataFrame, *partition: str) -> DataFrame:
+        begun = time.perf_counter()
+        data.write.partitionBy(*partition).parquet(f"{out}/{name}")
+        phases[name] = round(time.perf_counter() - begun, 3)
+        return spark.read.parquet(f"{out}/{name}")
+
+    paths = sorted(str(p) for p in Path(csv_dir).glob("*.csv"))
+    name = F.col("_file_name")  # workspaceId=<id>-usageMonth=<yyyy-mm>.csv
+    bronze = read_legacy_csv(spark, paths).withColumns(
+        {"workspace_id": F.regexp_extract(name, r"^workspaceId=(\d+)", 1), "usage_month": F.substring(name, -11, 7)}
+    )
+    bronze = write("bronze", bronze.drop("_file_name"), "workspace_id", "usage_month")
+    end = end_of_hour(parse_timestamp(F.col("timestamp")))
+    start = end - F.expr("INTERVAL 1 HOUR")
+    silver = bronze.select(
+        record_id([F.col(c) for c in LEGACY_CSV_COLUMNS]).alias("record_id"),
+        F.col("workspaceId").alias("workspace_id"),
+        F.col("sku").alias("sku_name"),
+        start.alias("usage_start_time"),
+        end.alias("usage_end_time"),
+        F.to_date(start).alias("usage_date"),
+        parse_decimal(F.col("dbus")).alias("usage_quantity"),
+        json_map(F.col("clusterCustomTags")).alias("custom_tags"),
+        json_map(F.col("tags")).alias("tags"),
+        struct_of(USAGE_METADATA, {"cluster_id": F.col("clusterId")}).alias("usage_metadata"),
+        struct_of(IDENTITY_METADATA, {"cluster_owner_user_id": F.col("clusterOwnerUserId")}).alias("identity_metadata"),
+        parse_decimal(F.col("machineHours")).alias("machine_hours"),
+        F.col("clusterName").alias("cluster_name"),
+    )
+    silver = write("silver", silver.repartition("usage_date"), "usage_date")
+    price = F.lit("0.55").cast("decimal(38,18)")
+    write("cost", silver.withColumn("list_cost", multiply_money(F.col("usage_quantity"), price)), "usage_date")
+    done = time.perf_counter()
+    return spark, {
+        "session_start_s": round(ready - started, 3),
+        "work_s": round(done - ready, 3),
+        "total_s": round(done - started, 3),
+        "phases_s": phases,
+    }
+
+
 def pipeline(config_path: str) -> tuple[SparkSession, dict[str, Any]]:
     """One `run_pipeline` call over the config's sources and warehouse."""
     from pipelines.config import load_config
@@ -133,10 +193,11 @@ def pipeline(config_path: str) -> tuple[SparkSession, dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     """Run one scenario and print its JSON line on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=("naive", "pipeline"))
+    parser.add_argument("scenario", choices=("naive", "floor", "pipeline"))
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", help="pipeline.yml (pipeline scenario)")
-    where.add_argument("--csv", help="folder of delivery CSV files (naive scenario)")
+    where.add_argument("--csv", help="folder of delivery CSV files (naive and floor scenarios)")
+    parser.add_argument("--out", help="folder the floor scenario writes its Parquet tables to (emptied first)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -144,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.csv is None:
             parser.error("naive needs --csv")
         spark, result = naive(args.csv)
+    elif args.scenario == "floor":
+        if args.csv is None or args.out is None:
+            parser.error("floor needs --csv and --out")
+        spark, result = floor(args.csv, args.out)
     else:
         if args.config is None:
             parser.error("pipeline needs --config")
