@@ -56,6 +56,11 @@ def end_of_hour(timestamp: Column) -> Column:
     return F.when(truncated == timestamp, timestamp).otherwise(truncated + F.expr("INTERVAL 1 HOUR"))
 
 
+def date_of_hour_ending(end: Column) -> Column:
+    """The usage date of an hour given its end: the date it starts on (an hour ending at midnight is the day before)."""
+    return F.to_date(end - F.expr("INTERVAL 1 HOUR"))
+
+
 def multiply_money(quantity: Column, price: Column) -> Column:
     """quantity * price as decimal(38,18), exact to 13 decimals (see the note on the operand types)."""
     return (quantity.cast(_QUANTITY_FOR_PRODUCT) * price.cast(_PRICE_FOR_PRODUCT)).cast(QUANTITY)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import random
 import shutil
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import chispa
@@ -89,7 +90,32 @@ def _changed_dates(spark: SparkSession, config: PipelineConfig, table) -> set[da
     return {date.fromisoformat(d) for d in commit.metadata["changed"]["usage_dates"]}
 
 
-def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(
+def _usage_date(timestamp: str) -> date:
+    """The usage date silver gives a legacy timestamp: the start date of the hour it ends."""
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    end = hour if hour == moment else hour + timedelta(hours=1)
+    return (end - timedelta(hours=1)).date()
+
+
+def _assert_same_as_clean_build(spark: SparkSession, config: PipelineConfig, tmp_path: Path) -> None:
+    clean_dir = tmp_path / "clean"
+    clean_dir.mkdir()
+    clean = config_for(clean_dir, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    run_pipeline(spark, clean)
+    store, clean_store = open_store(spark, config), open_store(spark, clean)
+    for table in (USAGE, COST, COST_DAILY):
+        chispa.assert_df_equality(
+            _comparable(store.read(table)),
+            _comparable(clean_store.read(table)),
+            ignore_row_order=True,
+            ignore_nullable=True,
+            ignore_column_order=False,
+        )
+    shutil.rmtree(clean_dir)
+
+
+def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month_s_changed_dates(
     spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)  # 150 rows per file
@@ -105,11 +131,11 @@ def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(
     assert "content changed since it was landed; it replaces that delivery" in caplog.text
     assert (
         "recomputing silver.usage usage dates 2024-02-01..2024-02-29 because bronze.legacy_usage moved from version 0"
-        " to 1 (v1 changed usage months 2024-02)" in caplog.text
+        " to 1 (v1 changed usage dates 2024-02-01..2024-02-29)" in caplog.text
     )
     assert "skipping" in caplog.text and "2024-01.csv: same path, size and modification time" in caplog.text
     assert [e.delivery[-7:] for e in redelivered.landed] == ["2024-02", "2024-02"]
-    february = _month_days("2024-02")
+    february = _month_days("2024-02")  # new random rows: every February date differs
     assert _changed_dates(spark, config, USAGE) == _changed_dates(spark, config, COST) == february
     assert _changed_dates(spark, config, COST_DAILY) == february  # January is not touched
     counts = {
@@ -120,21 +146,55 @@ def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month(
     assert counts[(WORKSPACES[1].workspace_id, "2024-02")] == 20
     assert counts[(WORKSPACES[1].workspace_id, "2024-01")] == 150
     assert store.row_count(COST) == ROWS - 150 + 400 - 150 + 20
+    _assert_same_as_clean_build(spark, config, tmp_path)
 
-    clean_dir = tmp_path / "clean"
-    clean_dir.mkdir()
-    clean = config_for(clean_dir, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
-    run_pipeline(spark, clean)
-    clean_store = open_store(spark, clean)
+
+def test_month_to_date_redelivery_recomputes_only_the_dates_whose_rows_changed(
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)
+    config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    store = open_store(spark, config)
+    run_pipeline(spark, config)
+
+    workspace = WORKSPACES[0].workspace_id
+    path = tmp_path / "data" / "billable-usage" / "csv" / f"workspaceId={workspace}-usageMonth=2024-02.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    column = {name: i for i, name in enumerate(header)}
+    stamp, dbus = column["timestamp"], column["dbus"]
+    changed_row = rows[0]
+    changed_row[dbus] = "123.456"  # a corrected quantity on one day
+    removed = next(r for r in rows if _usage_date(r[stamp]) != _usage_date(changed_row[stamp]))
+    rows.remove(removed)  # a record withdrawn on another day
+    appended = list(rows[1])
+    appended[stamp] = "2024-02-29T23:59:59.999Z"  # the month's next day, delivered now
+    rows.append(appended)
+    expected = {_usage_date(r[stamp]) for r in (changed_row, removed, appended)}
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(reversed(rows))  # a new file layout: row order does not matter
+    with caplog.at_level(logging.INFO, logger="pipelines"):
+        run_pipeline(spark, config)
+
+    bronze = store.last_commit(LEGACY_USAGE)
+    assert bronze is not None and bronze.metadata["changed"]["usage_months"] == []
+    assert {date.fromisoformat(d) for d in bronze.metadata["changed"]["usage_dates"]} == expected
+    assert f"re-delivered {workspace}/2024-02: rows changed on usage dates" in caplog.text
     for table in (USAGE, COST, COST_DAILY):
-        chispa.assert_df_equality(
-            _comparable(store.read(table)),
-            _comparable(clean_store.read(table)),
-            ignore_row_order=True,
-            ignore_nullable=True,
-            ignore_column_order=False,
-        )
-    shutil.rmtree(clean_dir)
+        assert _changed_dates(spark, config, table) == expected
+    _assert_same_as_clean_build(spark, config, tmp_path)
+
+    with path.open("w", encoding="utf-8", newline="") as fh:  # the same rows in their first order
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    silver_version = store.version(USAGE)
+    summary = run_pipeline(spark, config)
+    assert [e.delivery for e in summary.landed] == [path.stem]
+    assert _changed_dates(spark, config, USAGE) == set() and store.version(USAGE) == (silver_version or 0) + 1
+    assert store.read(USAGE).count() == store.row_count(LEGACY_USAGE)
 
 
 def test_changed_price_window_recomputes_the_dates_it_covers(spark: SparkSession, tmp_path: Path) -> None:

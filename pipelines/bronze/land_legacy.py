@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import date
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
@@ -27,6 +28,8 @@ from pipelines.bronze.ingest_log import (
     progress_landed,
 )
 from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
+from pipelines.incremental import date_ranges
+from pipelines.logs import fields
 from pipelines.sources.files import DeliveredFile, first_line, list_files
 from pipelines.sources.legacy_csv import read_legacy_csv
 from pipelines.storage import Replace, TableStore
@@ -97,11 +100,12 @@ def _land(
             {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
         )
         partitions = [_partition(file) for file, _ in accepted]
+        landed = legacy_usage.landed_rows(validated, sha, ingested_at)
         version = store.write(
             LEGACY_USAGE,
-            legacy_usage.landed_rows(validated, sha, ingested_at),
+            landed,
             Replace.where(partitions),
-            {"run_id": run.run_id, "changed": {"usage_months": sorted({p["usage_month"] for p in partitions})}},
+            {"run_id": run.run_id, "changed": _changed(store, partitions, landed)},
         )
     finally:
         validated.unpersist()
@@ -121,6 +125,27 @@ def _land(
             _partition(file),
         )
     return entries, version
+
+
+def _changed(store: TableStore, partitions: list[dict[str, str]], landed: DataFrame) -> dict[str, list[str]]:
+    """What landing these partitions changes, for silver and gold to recompute: every usage month a
+    first delivery brings, and only the usage dates whose rows differ where a delivery replaces one."""
+    existing = {(p.get("workspace_id"), p.get("usage_month")) for p in store.partition_values(LEGACY_USAGE)}
+    replaced = [p for p in partitions if (p["workspace_id"], p["usage_month"]) in existing]
+    first = sorted({p["usage_month"] for p in partitions if p not in replaced})
+    dates: list[str] = []
+    if replaced:
+        keys = [f"{p['workspace_id']}/{p['usage_month']}" for p in replaced]
+        after = landed.where(F.concat_ws("/", "workspace_id", "usage_month").isin(keys))
+        changed = legacy_usage.changed_usage_dates(store.read(LEGACY_USAGE, replaced), after)
+        dates = sorted(row.usage_date.isoformat() for row in changed.collect())
+        log.info(
+            "re-delivered %s: rows changed on usage dates %s",
+            ", ".join(keys),
+            date_ranges(date.fromisoformat(d) for d in dates),
+            extra=fields(usage_dates=dates),
+        )
+    return {"usage_months": first, "usage_dates": dates}
 
 
 def _partition(file: DeliveredFile) -> dict[str, str]:

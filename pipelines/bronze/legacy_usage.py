@@ -6,11 +6,18 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipelines.bronze.quarantine import CORRUPT, REASON
-from pipelines.columns import MAX_QUANTITY, first_failure, parse_decimal, parse_timestamp
+from pipelines.columns import (
+    MAX_QUANTITY,
+    date_of_hour_ending,
+    end_of_hour,
+    first_failure,
+    parse_decimal,
+    parse_timestamp,
+)
 from pipelines.sources.legacy_csv import FILE_NAME, header_problem
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
-__all__ = ["FILE_NAME", "SOURCE", "delivery_key", "header_problem", "landed_rows", "validate"]
+__all__ = ["FILE_NAME", "SOURCE", "changed_usage_dates", "delivery_key", "header_problem", "landed_rows", "validate"]
 
 SOURCE = "legacy_csv"
 
@@ -79,3 +86,26 @@ def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Colu
         "workspace_id",
         "usage_month",
     )
+
+
+def _by_usage_date(rows: DataFrame) -> DataFrame:
+    """Per usage date (as silver dates the rows): the row count and the sum of a 64-bit hash of each row's
+    delivered fields (each with its null flag, so a value moving to the next column changes the hash)."""
+    fields = [x for c in LEGACY_CSV_COLUMNS for x in (F.col(c), F.col(c).isNull())]
+    usage_date = date_of_hour_ending(end_of_hour(parse_timestamp(F.col("timestamp"))))
+    return rows.groupBy(usage_date.alias("usage_date")).agg(
+        F.count(F.lit(1)).alias("rows"), F.sum(F.xxhash64(*fields).cast("decimal(20,0)")).alias("digest")
+    )
+
+
+def changed_usage_dates(before: DataFrame, after: DataFrame) -> DataFrame:
+    """The usage dates whose landed rows differ between two versions of the same deliveries.
+
+    Rows are compared as a multiset (order and file layout do not matter): per date, the row count
+    and the sum of the rows' hashes. A month-to-date file re-delivered with one more day changes
+    that day only; a date that appears or disappears is changed.
+    """
+    old, new = _by_usage_date(before), _by_usage_date(after)
+    joined = old.alias("old").join(new.alias("new"), "usage_date", "full_outer")
+    same = F.col("old.rows").eqNullSafe(F.col("new.rows")) & F.col("old.digest").eqNullSafe(F.col("new.digest"))
+    return joined.where(~same).select("usage_date")

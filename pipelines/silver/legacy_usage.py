@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipelines.columns import end_of_hour, json_map, parse_decimal, parse_timestamp, struct_of
+from pipelines.columns import date_of_hour_ending, end_of_hour, json_map, parse_decimal, parse_timestamp, struct_of
 from pipelines.tables import IDENTITY_METADATA, LEGACY_CSV_COLUMNS, PRODUCT_FEATURES, USAGE_METADATA
 
 SOURCE = "legacy_csv"
@@ -51,7 +51,7 @@ def to_usage(bronze: DataFrame, workspaces: DataFrame, sku_map: DataFrame, accou
     is_sql = sku.contains("SQL")
     cluster = F.col("clusterId")
     keyed = bronze.withColumn("_usage_end", usage_end).withColumns(
-        {"record_id": record_id(delivered), "_usage_date": F.to_date(F.col("_usage_end") - F.expr("INTERVAL 1 HOUR"))}
+        {"record_id": record_id(delivered), "_usage_date": date_of_hour_ending(F.col("_usage_end"))}
     )
     typed = (
         drop_duplicate_records(keyed)
