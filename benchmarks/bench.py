@@ -2,6 +2,8 @@
 
 `floor` (see benchmarks.scenario) is the least work the table contracts imply, timed the same way:
 how far the backfill is from it, and how far it is from the naive job, are both reported.
+The re-delivered month is the worst case (every row new, so every date of the month changes); the
+month-to-date re-delivery that follows it is the daily case (the same file with one more day of rows).
 
 Usage: python -m benchmarks.bench [--rows 1000000] [--small-rows 250000] [--work ./bench-data]
 
@@ -12,6 +14,7 @@ stdout; progress goes to stderr. Generated data is reused when its `.generated-<
 from __future__ import annotations
 
 import argparse
+import calendar
 import csv
 import json
 import shutil
@@ -23,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.generate import WORKSPACES, file_rng, generate, write_month_file
+from benchmarks.generate import WORKSPACES, append_day, file_rng, generate, write_month_file
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "conf" / "pipeline.yml"
@@ -122,6 +125,18 @@ def redeliver(data: Path, csv_dir: Path) -> dict[str, Any]:
     return {"file": path.name, "rows_before": before, "rows_after": after}
 
 
+def deliver_next_day(csv_dir: Path, file: str) -> dict[str, Any]:
+    """Deliver a month file again with one more day of usage: its last day's rows, as many as an average day."""
+    path = csv_dir / file
+    month = path.stem.rsplit("usageMonth=", 1)[1]
+    days = calendar.monthrange(*(int(part) for part in month.split("-")))[1]
+    before = data_rows(path)
+    added = append_day(
+        path, WORKSPACES[0], f"{month}-{days:02d}", before // days, file_rng(REDELIVERY_SEED + 1, WORKSPACES[0], month)
+    )
+    return {"file": path.name, "rows_before": before, "rows_added": added}
+
+
 def setup(work: Path, rows: int) -> tuple[Path, Path, Path, Path]:
     """Data folder, delivery folder, config and warehouse for one data set of `rows` rows."""
     data, warehouse = work / f"data-{rows}", work / f"warehouse-{rows}"
@@ -156,6 +171,8 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
     noop = scenario("pipeline", "--config", str(config))
     redelivery = redeliver(data, csv_dir)
     redelivered = scenario("pipeline", "--config", str(config))
+    next_day = deliver_next_day(csv_dir, redelivery["file"])
+    month_to_date = scenario("pipeline", "--config", str(config))
     _, _, small_config, small_warehouse = setup(work, small_rows)
     small = full_backfill(small_config, small_warehouse)
 
@@ -193,6 +210,10 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
         "redelivered_month_s": redelivered["work_s"],
         "redelivered_month_total_s": redelivered["total_s"],
         "redelivered": {**redelivery, "written": redelivered["written"], "landed": redelivered["landed"]},
+        "month_to_date_redelivery_s": month_to_date["work_s"],
+        "month_to_date_redelivery_total_s": month_to_date["total_s"],
+        "month_to_date_vs_full_backfill": ratio(month_to_date["work_s"], full["work_s"]),
+        "month_to_date_redelivery": {**next_day, "written": month_to_date["written"]},
         "small_full_backfill_s": small["work_s"],
         "small_full_backfill_total_s": small["total_s"],
         "memory_mb": {
@@ -214,6 +235,7 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
             "full_backfill": full,
             "noop_rerun": noop,
             "redelivered_month": redelivered,
+            "month_to_date_redelivery": month_to_date,
             "small_full_backfill": small,
         },
     }

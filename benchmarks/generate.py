@@ -233,6 +233,17 @@ def write_month_file(
     return rows
 
 
+def append_day(path: Path, workspace: Workspace, day: str, rows: int, rng: random.Random) -> int:
+    """Append `rows` rows of usage on `day` (yyyy-mm-dd) to a delivery file, as its next month-to-date
+    delivery would add them; return rows appended."""
+    with Path(path).open("a", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, doublequote=True, lineterminator="\n")
+        for row in _rows(workspace, day[:7], rows, rng, 0, 0):
+            row[1] = day + row[1][len(day) :]
+            writer.writerow(row)
+    return rows
+
+
 def _months(start_month: str, months: int) -> list[str]:
     year, mon = (int(p) for p in start_month.split("-"))
     out = []
