@@ -88,24 +88,24 @@ def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Colu
     )
 
 
-def _by_usage_date(rows: DataFrame) -> DataFrame:
-    """Per usage date (as silver dates the rows): the row count and the sum of a 64-bit hash of each row's
-    delivered fields (each with its null flag, so a value moving to the next column changes the hash)."""
+def _signed_digests(rows: DataFrame, sign: int) -> DataFrame:
+    """Per row: its usage date (as silver dates it), `sign`, and `sign` times a 64-bit hash of its delivered
+    fields (each with its null flag, so a value moving to the next column changes the hash)."""
     fields = [x for c in LEGACY_CSV_COLUMNS for x in (F.col(c), F.col(c).isNull())]
-    usage_date = date_of_hour_ending(end_of_hour(parse_timestamp(F.col("timestamp"))))
-    return rows.groupBy(usage_date.alias("usage_date")).agg(
-        F.count(F.lit(1)).alias("rows"), F.sum(F.xxhash64(*fields).cast("decimal(20,0)")).alias("digest")
+    return rows.select(
+        date_of_hour_ending(end_of_hour(parse_timestamp(F.col("timestamp")))).alias("usage_date"),
+        F.lit(sign).alias("_sign"),
+        (F.xxhash64(*fields).cast("decimal(20,0)") * sign).alias("_digest"),
     )
 
 
 def changed_usage_dates(before: DataFrame, after: DataFrame) -> DataFrame:
     """The usage dates whose landed rows differ between two versions of the same deliveries.
 
-    Rows are compared as a multiset (order and file layout do not matter): per date, the row count
-    and the sum of the rows' hashes. A month-to-date file re-delivered with one more day changes
-    that day only; a date that appears or disappears is changed.
+    Rows are compared as a multiset (order and file layout do not matter): per date, the difference
+    of the row counts and of the sums of the rows' hashes, in one aggregation. A month-to-date file
+    re-delivered with one more day changes that day only; a date that appears or disappears is changed.
     """
-    old, new = _by_usage_date(before), _by_usage_date(after)
-    joined = old.alias("old").join(new.alias("new"), "usage_date", "full_outer")
-    same = F.col("old.rows").eqNullSafe(F.col("new.rows")) & F.col("old.digest").eqNullSafe(F.col("new.digest"))
-    return joined.where(~same).select("usage_date")
+    signed = _signed_digests(before, -1).unionByName(_signed_digests(after, 1))
+    totals = signed.groupBy("usage_date").agg(F.sum("_sign").alias("rows"), F.sum("_digest").alias("digest"))
+    return totals.where((F.col("rows") != 0) | (F.col("digest") != 0)).select("usage_date")
