@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
+import chispa
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -16,7 +18,7 @@ from pipelines.errors import SourceMissing
 from pipelines.sources.files import _executor_sha256, list_files, sha256_of
 from pipelines.sources.legacy_csv import read_legacy_csv
 from pipelines.storage.delta_rs import DeltaRsStore
-from pipelines.tables import INGEST_LOG, LEGACY_USAGE, QUARANTINE
+from pipelines.tables import INGEST_LOG, LEGACY_CSV_COLUMNS, LEGACY_USAGE, QUARANTINE
 from tests.conftest import usage_row, write_delivery
 
 WS = "1111111111111111"
@@ -139,3 +141,41 @@ def test_a_record_belongs_to_the_month_its_usage_hour_starts_in(spark: SparkSess
     reasons = [r["_reason"] for r in legacy_usage.validate(read_legacy_csv(spark, [str(path)])).collect()]
 
     assert reasons == [None, None, "timestamp outside the file's usage month", None]
+
+
+def test_changed_usage_dates_compare_each_date_s_rows_as_a_multiset(spark: SparkSession) -> None:
+    schema = ", ".join(f"`{c}` string" for c in (*LEGACY_CSV_COLUMNS, "_source_file"))
+    file = "/deliveries/a.csv"
+
+    def row(day: str, hour: str = "09:59:59.999", **fields: str | None) -> list[str | None]:
+        values: list[str | None] = [*usage_row(timestamp=f"2024-01-{day}T{hour}Z"), file]
+        for name, value in fields.items():
+            values[[*LEGACY_CSV_COLUMNS, "_source_file"].index(name)] = value
+        return values
+
+    before = [
+        row("05"),
+        row("06", clusterId=None, clusterName="etl"),
+        row("07"),
+        row("07"),
+        row("08"),
+        row("10"),
+        row("12", "00:00:00.000"),  # the hour ending at midnight is the 11th's
+    ]
+    after = [
+        row("12", "00:00:00.000"),
+        row("05"),  # unchanged, listed in another order
+        row("06", clusterId="etl", clusterName=None),  # the value moved to the next column
+        row("07"),  # one of two identical rows withdrawn
+        row("09"),  # a new day
+        row("10", _source_file="/deliveries/elsewhere/a.csv"),
+        row("13", "00:00:00.000"),  # a new hour ending at midnight: the 12th changes
+    ]
+    changed = legacy_usage.changed_usage_dates(
+        spark.createDataFrame(before, schema), spark.createDataFrame(after, schema)
+    )
+    expected = spark.createDataFrame([(date(2024, 1, d),) for d in (6, 7, 8, 9, 10, 12)], "usage_date date")
+    chispa.assert_df_equality(changed, expected, ignore_row_order=True, ignore_nullable=True)
+
+    gone = legacy_usage.changed_usage_dates(spark.createDataFrame(before, schema), spark.createDataFrame([], schema))
+    assert {r.usage_date.day for r in gone.collect()} == {5, 6, 7, 8, 10, 11}

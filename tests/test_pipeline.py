@@ -115,7 +115,7 @@ def _assert_same_as_clean_build(spark: SparkSession, config: PipelineConfig, tmp
     shutil.rmtree(clean_dir)
 
 
-def test_redelivered_files_that_grow_or_shrink_recompute_only_their_month_s_changed_dates(
+def test_redelivered_files_that_grow_or_shrink_recompute_the_changed_dates_of_their_month(
     spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)  # 150 rows per file
@@ -181,7 +181,7 @@ def test_month_to_date_redelivery_recomputes_only_the_dates_whose_rows_changed(
     bronze = store.last_commit(LEGACY_USAGE)
     assert bronze is not None and bronze.metadata["changed"]["usage_months"] == []
     assert {date.fromisoformat(d) for d in bronze.metadata["changed"]["usage_dates"]} == expected
-    assert f"re-delivered {workspace}/2024-02: rows changed on usage dates" in caplog.text
+    assert f"landing {workspace}/2024-02 changes rows on usage dates" in caplog.text
     for table in (USAGE, COST, COST_DAILY):
         assert _changed_dates(spark, config, table) == expected
     _assert_same_as_clean_build(spark, config, tmp_path)

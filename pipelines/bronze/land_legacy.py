@@ -128,24 +128,19 @@ def _land(
 
 
 def _changed(store: TableStore, partitions: list[dict[str, str]], landed: DataFrame) -> dict[str, list[str]]:
-    """What landing these partitions changes, for silver and gold to recompute: every usage month a
-    first delivery brings, and only the usage dates whose rows differ where a delivery replaces one."""
-    existing = {(p.get("workspace_id"), p.get("usage_month")) for p in store.partition_values(LEGACY_USAGE)}
-    replaced = [p for p in partitions if (p["workspace_id"], p["usage_month"]) in existing]
-    first = sorted({p["usage_month"] for p in partitions if p not in replaced})
-    dates: list[str] = []
-    if replaced:
-        keys = [f"{p['workspace_id']}/{p['usage_month']}" for p in replaced]
-        after = landed.where(F.concat_ws("/", "workspace_id", "usage_month").isin(keys))
-        changed = legacy_usage.changed_usage_dates(store.read(LEGACY_USAGE, replaced), after)
-        dates = sorted(row.usage_date.isoformat() for row in changed.collect())
-        log.info(
-            "re-delivered %s: rows changed on usage dates %s",
-            ", ".join(keys),
-            date_ranges(date.fromisoformat(d) for d in dates),
-            extra=fields(usage_dates=dates),
-        )
-    return {"usage_months": first, "usage_dates": dates}
+    """The usage dates whose rows the landing changes, for silver and gold to recompute: the rows of the
+    partitions it replaces (none for a first delivery) against the new ones. A date that cannot be told
+    (an old row whose timestamp no longer parses) marks its partition's whole month."""
+    changed = legacy_usage.changed_usage_dates(store.read(LEGACY_USAGE, partitions), landed).collect()
+    dates = sorted(row.usage_date.isoformat() for row in changed if row.usage_date is not None)
+    months = sorted({p["usage_month"] for p in partitions}) if any(r.usage_date is None for r in changed) else []
+    log.info(
+        "landing %s changes rows on usage dates %s",
+        ", ".join(f"{p['workspace_id']}/{p['usage_month']}" for p in partitions),
+        date_ranges(date.fromisoformat(d) for d in dates) + "".join(f", all of {m}" for m in months),
+        extra=fields(usage_dates=dates, usage_months=months),
+    )
+    return {"usage_months": months, "usage_dates": dates}
 
 
 def _partition(file: DeliveredFile) -> dict[str, str]:

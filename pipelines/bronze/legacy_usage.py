@@ -90,8 +90,8 @@ def landed_rows(validated: DataFrame, sha_by_delivery: Column, ingested_at: Colu
 
 def _signed_digests(rows: DataFrame, sign: int) -> DataFrame:
     """Per row: its usage date (as silver dates it), `sign`, and `sign` times a 64-bit hash of its delivered
-    fields (each with its null flag, so a value moving to the next column changes the hash)."""
-    fields = [x for c in LEGACY_CSV_COLUMNS for x in (F.col(c), F.col(c).isNull())]
+    fields and source file (each with its null flag, so a value moving to the next column changes the hash)."""
+    fields = [x for c in (*LEGACY_CSV_COLUMNS, "_source_file") for x in (F.col(c), F.col(c).isNull())]
     return rows.select(
         date_of_hour_ending(end_of_hour(parse_timestamp(F.col("timestamp")))).alias("usage_date"),
         F.lit(sign).alias("_sign"),
@@ -104,7 +104,9 @@ def changed_usage_dates(before: DataFrame, after: DataFrame) -> DataFrame:
 
     Rows are compared as a multiset (order and file layout do not matter): per date, the difference
     of the row counts and of the sums of the rows' hashes, in one aggregation. A month-to-date file
-    re-delivered with one more day changes that day only; a date that appears or disappears is changed.
+    delivered again with more rows on its last day changes that day only; a date that appears or
+    disappears is changed, so a first delivery (nothing before) changes every date it has rows for.
+    A file delivered from another path changes every date (silver keeps each row's source file).
     """
     signed = _signed_digests(before, -1).unionByName(_signed_digests(after, 1))
     totals = signed.groupBy("usage_date").agg(F.sum("_sign").alias("rows"), F.sum("_digest").alias("digest"))
