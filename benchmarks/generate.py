@@ -234,8 +234,8 @@ def write_month_file(
 
 
 def append_day(path: Path, workspace: Workspace, day: str, rows: int, rng: random.Random) -> int:
-    """Append `rows` rows of usage on `day` (yyyy-mm-dd) to a delivery file, as its next month-to-date
-    delivery would add them; return rows appended."""
+    """Append `rows` rows of usage on `day` (yyyy-mm-dd) to a delivery file, as the next month-to-date
+    delivery adds the rest of a day's usage (the day may already have rows); return rows appended."""
     with Path(path).open("a", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, doublequote=True, lineterminator="\n")
         for row in _rows(workspace, day[:7], rows, rng, 0, 0):

@@ -114,7 +114,15 @@ def naive(csv_dir: str) -> tuple[SparkSession, dict[str, Any]]:
 
 def floor(csv_dir: str, out: str) -> tuple[SparkSession, dict[str, Any]]:
     """The floor under a full backfill: three Parquet writes of every row, typed as the contracts say."""
-    from pipelines.columns import end_of_hour, json_map, multiply_money, parse_decimal, parse_timestamp, struct_of
+    from pipelines.columns import (
+        date_of_hour_ending,
+        end_of_hour,
+        json_map,
+        multiply_money,
+        parse_decimal,
+        parse_timestamp,
+        struct_of,
+    )
     from pipelines.silver.legacy_usage import record_id
     from pipelines.sources.legacy_csv import read_legacy_csv
     from pipelines.tables import IDENTITY_METADATA, LEGACY_CSV_COLUMNS, USAGE_METADATA
@@ -145,7 +153,7 @@ def floor(csv_dir: str, out: str) -> tuple[SparkSession, dict[str, Any]]:
         F.col("sku").alias("sku_name"),
         start.alias("usage_start_time"),
         end.alias("usage_end_time"),
-        F.to_date(start).alias("usage_date"),
+        date_of_hour_ending(end).alias("usage_date"),
         parse_decimal(F.col("dbus")).alias("usage_quantity"),
         json_map(F.col("clusterCustomTags")).alias("custom_tags"),
         json_map(F.col("tags")).alias("tags"),
