@@ -65,10 +65,12 @@ def format_status(store: TableStore) -> str:
         version = "-" if status.version is None else str(status.version)
         lines.append(f"{status.table:<26} {version:>8} {status.rows:>12,}  {status.location}")
     lines.append("")
-    header = f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries':>10} {'rejected/failed':>15}"
+    # A file source counts its deliveries (one per file), an API source its request windows.
+    header = f"{'source':<14} {'last ingest (UTC)':<20} {'deliveries/windows':>18} {'rejected/failed':>15}"
     lines.append(f"{header} {'rows landed':>12}")
     for row in last_ingest(store):
         when = row["last_ingested_at"] or "-"  # formatted by Spark in the session time zone, UTC
         landed = row["rows_landed"] or 0
-        lines.append(f"{row['source']:<14} {when:<20} {row['deliveries']:>10} {row['rejections']:>15} {landed:>12,}")
+        counts = f"{row['deliveries']:>18} {row['rejections']:>15} {landed:>12,}"
+        lines.append(f"{row['source']:<14} {when:<20} {counts}")
     return "\n".join(lines)

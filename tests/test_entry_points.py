@@ -47,7 +47,7 @@ def test_cli_ingest_transform_status_and_summary_exit_non_zero_when_a_delivery_i
     assert "info rebuilding silver.usage because first build" in err  # --verbose explains each decision
     assert main(["status", "--config", str(config)]) == 0
     status = capsys.readouterr().out
-    assert "gold.cost" in status and "legacy_csv" in status
+    assert "gold.cost" in status and "legacy_csv" in status and "deliveries/windows" in status
     assert main(["summary", "--config", str(config)]) == 0
     assert "Cost per SKU" in capsys.readouterr().out
 
