@@ -119,7 +119,7 @@ def test_throttling_is_retried_by_the_sdk_honouring_retry_after(tmp_path: Path) 
     answers = iter([Answer.json({"error_code": "TOO_MANY_REQUESTS", "message": "slow"}, 429, **{"Retry-After": "1"})])
     api = AccountApi(ACCOUNT, {"2024-01": HEADER + "\n" + ROWS[0] + "\n"}, TOKEN)
 
-    def throttled_once(request):  # type: ignore[no-untyped-def]
+    def throttled_once(request):
         if "usage/download" in request.path:
             answer = next(answers, None)
             if answer is not None:

@@ -49,7 +49,7 @@ def _dremio_config(tmp_path: Path, url: str, gap_hour: datetime) -> Path:
     return write_config(tmp_path, None, None, extra="rate_cards: rate_cards.yml\n", sources=dremio)
 
 
-def _every_value(store, tables) -> str:  # type: ignore[no-untyped-def]
+def _every_value(store, tables) -> str:
     return "\n".join(str(row) for table in tables for row in store.read(table).collect())
 
 
@@ -96,14 +96,14 @@ def test_dremio_usage_lands_once_is_priced_by_the_rate_card_and_survives_failure
 
     cost = store.read(COST).where(F.col("source") == "dremio")
     expected_quantity = sum(Decimal(o["usage"]) for o in api.objects)
-    assert cost.agg(F.sum("usage_quantity")).first()[0] == expected_quantity
+    assert cost.agg(F.sum("usage_quantity")).collect()[0][0] == expected_quantity
     gap = gap_hour.strftime("%Y-%m-%dT%H:%M:%SZ")
     expected_cost = sum(
         Decimal(o["usage"]) * (Decimal("0.50") if o["startTime"] < gap else Decimal("0.36"))
         for o in api.objects
         if o["startTime"] != gap
     )
-    assert cost.agg(F.sum("effective_cost")).first()[0] == expected_cost
+    assert cost.agg(F.sum("effective_cost")).collect()[0][0] == expected_cost
     unpriced = store.read(UNPRICED_USAGE).where(F.col("source") == "dremio").collect()
     assert {(row.usage_start_time.strftime("%Y-%m-%dT%H:%M:%SZ"), row.usage_unit) for row in unpriced} == {(gap, "DCU")}
     assert cost.where(~F.col("is_priced")).where(F.col("effective_cost").isNotNull()).count() == 0

@@ -6,6 +6,7 @@ import itertools
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -163,8 +164,8 @@ def test_later_runs_refetch_a_trailing_window_and_never_reach_back_a_year() -> N
 
 
 def test_every_object_read_is_landed_or_quarantined_with_a_reason() -> None:
-    good = [{**o, "usage": Number(o["usage"])} for o in _usage(2)]
-    bad = [
+    good: list[dict[str, Any]] = [{**o, "usage": Number(o["usage"])} for o in _usage(2)]
+    bad: list[dict[str, Any]] = [
         {**good[0]},  # repeated in the same answer
         {**good[1], "usage": Number("-1")},
         {**good[1], "id": "p-3", "usage": "2.5"},  # a string, not a JSON number

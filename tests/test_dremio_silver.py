@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.config_apis import DremioSource, RateCard, RateWindow
 from pipelines.gold.cost import price_usage
@@ -18,7 +18,7 @@ from pipelines.tables import DREMIO_USAGE, LIST_PRICES
 T = datetime
 
 
-def _bronze(spark: SparkSession, rows: list[tuple[str, str, str, str, str, str, str]]) -> object:
+def _bronze(spark: SparkSession, rows: list[tuple[str, str, str, str, str, str, str]]) -> DataFrame:
     """Bronze rows from (id, type, startTime, endTime, usage, frequency, group_by)."""
     window = T(2024, 5, 1, tzinfo=UTC)
     full = [
@@ -58,14 +58,14 @@ def test_only_the_configured_grain_reaches_silver_with_exact_dcus(spark: SparkSe
         ],
     )
     source = DremioSource(frequency="DAILY", group_by="ENGINE", sku_name="DREMIO_DCU", cloud="AZURE")
-    rows = dremio_usage.to_usage(bronze, source).collect()  # type: ignore[arg-type]
+    rows = dremio_usage.to_usage(bronze, source).collect()
     assert len(rows) == 1
     row = rows[0]
     assert row.usage_quantity == Decimal("0.100000000000000001") and row.usage_unit == "DCU"
     assert (row.source, row.sku_name, row.cloud) == ("dremio", "DREMIO_DCU", "AZURE")
     assert (row.usage_metadata.engine_id, row.usage_metadata.project_id) == ("e-1", None)
     assert (row.usage_start_time, row.usage_end_time) == (T(2024, 5, 1), T(2024, 5, 2))
-    again = dremio_usage.to_usage(bronze, source).collect()[0]  # type: ignore[arg-type]
+    again = dremio_usage.to_usage(bronze, source).collect()[0]
     assert again.record_id == row.record_id
 
 
@@ -90,9 +90,9 @@ def test_a_rate_card_window_must_hold_the_whole_usage_period(spark: SparkSession
             ("p-2", "PROJECT", "2024-05-01T12:00:00Z", "2024-05-01T13:00:00Z", "2", "HOURLY", "PROJECT"),
         ],
     )
-    hourly = dremio_usage.to_usage(bronze, DremioSource())  # type: ignore[arg-type]
+    hourly = dremio_usage.to_usage(bronze, DremioSource())
     daily = dremio_usage.to_usage(
-        _bronze(spark, [("p-3", "PROJECT", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", "2", "DAILY", "PROJECT")]),  # type: ignore[arg-type]
+        _bronze(spark, [("p-3", "PROJECT", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", "2", "DAILY", "PROJECT")]),
         DremioSource(frequency="DAILY"),
     )
     priced = {

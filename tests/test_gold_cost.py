@@ -156,10 +156,10 @@ def test_costs_are_exact_decimals(spark: SparkSession) -> None:
 
 
 def test_changed_periods_cover_only_the_time_whose_price_changed() -> None:
-    from pipelines.silver.prices import changed_periods
+    from pipelines.silver.prices import PriceWindow, changed_periods
 
-    old = [(T(2023, 1, 1), T(2024, 2, 15), ("0.15",)), (T(2024, 2, 15), None, ("0.20",))]
-    new = [(T(2023, 1, 1), T(2024, 2, 20), ("0.15",)), (T(2024, 2, 20), None, ("0.20",))]
+    old: list[PriceWindow] = [(T(2023, 1, 1), T(2024, 2, 15), ("0.15",)), (T(2024, 2, 15), None, ("0.20",))]
+    new: list[PriceWindow] = [(T(2023, 1, 1), T(2024, 2, 20), ("0.15",)), (T(2024, 2, 20), None, ("0.20",))]
     assert changed_periods(old, new) == [(T(2024, 2, 15), T(2024, 2, 20))]
     assert changed_periods([], [(T(2024, 3, 1), None, ("1",))]) == [(T(2024, 3, 1), None)]
     assert changed_periods(old, old) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import chispa
 import pytest
@@ -87,7 +88,7 @@ def test_wrong_header_or_name_rejects_the_file_and_the_others_still_land(spark: 
     result = land_legacy_usage(spark, store, str(folder), Run())
 
     assert [e.delivery for e in result.landed] == [f"workspaceId={WS}-usageMonth=2024-01"]
-    errors = {e.delivery: e.error for e in result.rejected}
+    errors = {e.delivery: cast(str, e.error) for e in result.rejected}
     assert errors[f"workspaceId={WS}-usageMonth=2024-02"].startswith("unexpected header")
     assert errors["usage-2024-03"].startswith("file name does not match")
     assert store.row_count(LEGACY_USAGE) == 1

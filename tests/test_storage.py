@@ -59,7 +59,7 @@ def test_local_sessions_set_file_permissions_in_process(spark: SparkSession, tmp
     assert LOCAL_FS_JAR.is_file(), "`make local-fs` builds it (make test and make demo do)"
     jvm = spark.sparkContext._jvm
     assert jvm is not None
-    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     assert jvm.org.apache.hadoop.fs.FileSystem.get(jvm.java.net.URI("file:///"), hadoop).getClass().getName() == (
         LOCAL_FS_CLASS
     )

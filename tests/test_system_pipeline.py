@@ -238,7 +238,8 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
     (tmp_path / "pipeline.yml").write_text(moved)
     shutil.copy(Path(config.source_file).parent / "skus.yml", tmp_path / "skus.yml")
     config = load_config(tmp_path / "pipeline.yml")
-    system = Path(config.system_usage.path)  # type: ignore[union-attr]
+    assert config.system_usage is not None and config.system_usage.path is not None
+    system = Path(config.system_usage.path)
     late = [
         correction(O5, "r5", "RETRACTION", "2024-04-15"),
         correction(O5, "s5", "RESTATEMENT", "2024-04-15", usage_quantity=Decimal("2")),
@@ -254,7 +255,9 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
         assert touched_partitions(store, table, summary.written[table.key]) == {"2024-03-06"}, table
     # That day has no unpriced usage: the commit records the day as recomputed and touches no file.
     assert touched_partitions(store, UNPRICED_USAGE, summary.written["gold.unpriced_usage"]) == set()
-    assert store.last_commit(UNPRICED_USAGE).metadata["changed"] == {"usage_dates": ["2024-03-06"]}
+    commit = store.last_commit(UNPRICED_USAGE)
+    assert commit is not None
+    assert commit.metadata["changed"] == {"usage_dates": ["2024-03-06"]}
     assert quantities(store, USAGE, "usage_date")[("2024-03-06",)] == Decimal("2")
     assert store.row_count(QUARANTINE) == 0
 
@@ -286,8 +289,8 @@ def test_every_notebook_runs_on_the_warehouse_and_shows_the_gold_totals(spark, b
         )
     if notebook.stem == "tag_coverage":
         untagged = cost.where("is_priced and (custom_tags is null or size(custom_tags) = 0)")
-        untagged_cost = untagged.agg(F.sum("effective_cost")).first()[0] or 0
-        share = untagged_cost / cost.where("is_priced").agg(F.sum("effective_cost")).first()[0]
+        untagged_cost = untagged.agg(F.sum("effective_cost")).collect()[0][0] or 0
+        share = untagged_cost / cost.where("is_priced").agg(F.sum("effective_cost")).collect()[0][0]
         assert float(namespace["untagged_share"]["USD"]) == pytest.approx(float(share), abs=1e-4)
     if notebook.stem == "corrections_explorer":
         assert namespace["correction_counts"] == {"RETRACTION": 1, "RESTATEMENT": 1}
@@ -332,7 +335,7 @@ def test_the_report_is_one_self_contained_page_with_the_gold_totals(spark, built
     assert "url(" not in page and "@import" not in page
 
     daily = open_store(spark, built).read(COST_DAILY).where("currency_code = 'USD'")
-    total = daily.agg(F.sum("effective_cost")).first()[0]
+    total = daily.agg(F.sum("effective_cost")).collect()[0][0]
     assert f'id="total-cost">{money(total)} USD<' in page
     for row in daily.groupBy("usage_date", "sku_name").agg(F.sum("effective_cost").alias("cost")).collect():
         assert f"<td>{row.usage_date}</td><td>{row.sku_name}</td><td class=n>{money(row.cost)}</td>" in page
@@ -357,5 +360,5 @@ def test_the_report_renders_in_a_headless_browser_without_errors(spark, built, t
     for width, height, shapes in seen.svg_boxes:
         assert width > 100 and height > 20 and shapes > 0, seen.svg_boxes
     daily = open_store(spark, built).read(COST_DAILY).where("currency_code = 'USD'")
-    assert seen.texts["#total-cost"] == f"{money(daily.agg(F.sum('effective_cost')).first()[0])} USD"
+    assert seen.texts["#total-cost"] == f"{money(daily.agg(F.sum('effective_cost')).collect()[0][0])} USD"
     assert seen.screenshot.startswith(b"\x89PNG")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -174,7 +175,7 @@ def test_files_that_are_not_usage_exports_are_rejected_whole(spark: SparkSession
     result = land_system_usage(spark, store, SystemUsageSource(str(exports), "csv"), Run())
 
     assert [e.rows_landed for e in result.landed] == [1]
-    errors = {e.delivery.rsplit("/", 1)[-1]: e.error for e in result.rejected}
+    errors = {e.delivery.rsplit("/", 1)[-1]: cast(str, e.error) for e in result.rejected}
     assert errors["other.csv"].startswith("missing columns: workspace_id, sku_name")
     assert errors["empty.csv"].startswith("missing columns: record_id")
     assert store.row_count(SYSTEM_USAGE) == 1
