@@ -114,6 +114,7 @@ def naive(csv_dir: str) -> tuple[SparkSession, dict[str, Any]]:
 
 def floor(csv_dir: str, out: str) -> tuple[SparkSession, dict[str, Any]]:
     """The floor under a full backfill: three Parquet writes of every row, typed as the contracts say."""
+    from pipelines.bronze.legacy_usage import partition_columns
     from pipelines.columns import (
         date_of_hour_ending,
         end_of_hour,
@@ -140,10 +141,7 @@ def floor(csv_dir: str, out: str) -> tuple[SparkSession, dict[str, Any]]:
         return spark.read.parquet(f"{out}/{name}")
 
     paths = sorted(str(p) for p in Path(csv_dir).glob("*.csv"))
-    name = F.col("_file_name")  # workspaceId=<id>-usageMonth=<yyyy-mm>.csv
-    bronze = read_legacy_csv(spark, paths).withColumns(
-        {"workspace_id": F.regexp_extract(name, r"^workspaceId=(\d+)", 1), "usage_month": F.substring(name, -11, 7)}
-    )
+    bronze = read_legacy_csv(spark, paths).withColumns(partition_columns(F.col("_file_name")))
     bronze = write("bronze", bronze.drop("_file_name"), "workspace_id", "usage_month")
     end = end_of_hour(parse_timestamp(F.col("timestamp")))
     start = end - F.expr("INTERVAL 1 HOUR")

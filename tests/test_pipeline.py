@@ -23,7 +23,7 @@ from pipelines.incremental import _month_days
 from pipelines.runner import run_pipeline
 from pipelines.storage import open_store
 from pipelines.tables import ALL_TABLES, COST, COST_DAILY, LEGACY_USAGE, QUARANTINE, USAGE
-from tests.conftest import config_for
+from tests.conftest import config_for, write_delivery
 
 ROWS = 600
 
@@ -171,10 +171,7 @@ def test_month_to_date_redelivery_recomputes_only_the_dates_whose_rows_changed(
     appended[stamp] = "2024-02-29T23:59:59.999Z"  # the month's next day, delivered now
     rows.append(appended)
     expected = {_usage_date(r[stamp]) for r in (changed_row, removed, appended)}
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(reversed(rows))  # a new file layout: row order does not matter
+    write_delivery(path.parent, workspace, "2024-02", rows[::-1], header)  # row order does not matter
     with caplog.at_level(logging.INFO, logger="pipelines"):
         run_pipeline(spark, config)
 
@@ -186,10 +183,7 @@ def test_month_to_date_redelivery_recomputes_only_the_dates_whose_rows_changed(
         assert _changed_dates(spark, config, table) == expected
     _assert_same_as_clean_build(spark, config, tmp_path)
 
-    with path.open("w", encoding="utf-8", newline="") as fh:  # the same rows in their first order
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    write_delivery(path.parent, workspace, "2024-02", rows, header)  # the same rows in their first order
     silver_version = store.version(USAGE)
     summary = run_pipeline(spark, config)
     assert [e.delivery for e in summary.landed] == [path.stem]

@@ -17,7 +17,16 @@ from pipelines.columns import (
 from pipelines.sources.legacy_csv import FILE_NAME, header_problem
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
-__all__ = ["FILE_NAME", "SOURCE", "changed_usage_dates", "delivery_key", "header_problem", "landed_rows", "validate"]
+__all__ = [
+    "FILE_NAME",
+    "SOURCE",
+    "changed_usage_dates",
+    "delivery_key",
+    "header_problem",
+    "landed_rows",
+    "partition_columns",
+    "validate",
+]
 
 SOURCE = "legacy_csv"
 
@@ -50,6 +59,14 @@ def _rejection_reason() -> Column:
     return first_failure(checks)
 
 
+def partition_columns(file_name: Column) -> dict[str, Column]:
+    """`workspace_id` and `usage_month` of a file named like `FILE_NAME`, with plain string functions."""
+    return {
+        "workspace_id": F.substring_index(F.substring_index(file_name, "-usageMonth=", 1), "workspaceId=", -1),
+        "usage_month": F.substring(file_name, -len("yyyy-mm.csv"), len("yyyy-mm")),
+    }
+
+
 def validate(raw: DataFrame) -> DataFrame:
     """Add the delivery columns taken from the file name and `_reason` (NULL for a good row).
 
@@ -66,8 +83,7 @@ def validate(raw: DataFrame) -> DataFrame:
             "_timestamp": parse_timestamp(F.col("timestamp")),
             "_dbus": parse_decimal(F.col("dbus")),
             "_machine_hours": parse_decimal(F.col("machineHours")),
-            "workspace_id": F.substring_index(F.substring_index(name, "-usageMonth=", 1), "workspaceId=", -1),
-            "usage_month": F.substring(name, -len("yyyy-mm.csv"), len("yyyy-mm")),
+            **partition_columns(name),
             "delivery": F.substring(name, 1, F.length(name) - len(".csv")),
         }
     )
