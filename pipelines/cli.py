@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines.config_reader import FIRST_USAGE_MONTH, MONTH
+from pipelines.config.reader import FIRST_USAGE_MONTH, MONTH
 from pipelines.errors import BillingLakehouseError
 from pipelines.logs import LOG_FORMATS, configure_logging, redact
 

@@ -10,7 +10,7 @@ from pyspark.sql import SparkSession
 
 from pipelines.bronze.ingest_log import Run
 from pipelines.bronze.land_dremio import land_dremio_usage
-from pipelines.config_apis import DremioSource
+from pipelines.config.apis import DremioSource
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.tables import DREMIO_USAGE, INGEST_LOG
 from tests.api_servers import DremioUsage, hourly, serve

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 
-from pipelines.config_apis import DremioSource, RateCard, RateWindow
+from pipelines.config.apis import DremioSource, RateCard, RateWindow
 from pipelines.gold.cost import price_usage
 from pipelines.silver import dremio_usage
 from pipelines.silver.prices import rate_card_windows, to_prices

@@ -15,7 +15,7 @@ from typing import Any
 
 from pipelines.columns import MAX_QUANTITY
 from pipelines.config import DremioSource
-from pipelines.config_apis import DREMIO_MAX_DAYS_BACK
+from pipelines.config.apis import DREMIO_MAX_DAYS_BACK
 from pipelines.sources.dremio_api import FetchedWindow, Number, UsageWindow
 
 SOURCE = "dremio"

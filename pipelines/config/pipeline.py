@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.config_apis import (
+from pipelines.config.apis import (
     CLOUDS,
     AccountApiSource,
     DremioSource,
@@ -26,7 +26,7 @@ from pipelines.config_apis import (
     dremio_source,
     load_rate_cards,
 )
-from pipelines.config_reader import YamlReader, resolve_path
+from pipelines.config.reader import YamlReader, resolve_path
 
 log = logging.getLogger(__name__)
 

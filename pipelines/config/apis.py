@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from pipelines.config_reader import YamlReader, resolve_path
+from pipelines.config.reader import YamlReader, resolve_path
 
 CLOUDS = ("AWS", "AZURE", "GCP")
 DREMIO_FREQUENCIES = ("HOURLY", "DAILY")
