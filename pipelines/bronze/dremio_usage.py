@@ -13,12 +13,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pipelines import source_names
 from pipelines.columns import MAX_QUANTITY
 from pipelines.config import DremioSource
 from pipelines.config.apis import DREMIO_MAX_DAYS_BACK
 from pipelines.sources.dremio_api import FetchedWindow, Number, UsageWindow
 
-SOURCE = "dremio"
+SOURCE = source_names.DREMIO
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$")
 MAX_WINDOW = timedelta(days=90)  # the longest period one request may ask for
 PERIOD = {"HOURLY": (timedelta(hours=1), "hour"), "DAILY": (timedelta(days=1), "day")}

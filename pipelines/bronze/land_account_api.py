@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from pipelines import source_names
 from pipelines.bronze.ingest_log import FAILED, LANDED, LandingResult, LogEntry, Run, append_entries
 from pipelines.bronze.quarantine import replace_quarantined
 from pipelines.config import AccountApiSource
@@ -27,7 +28,7 @@ from pipelines.tables import INGEST_LOG
 
 log = logging.getLogger(__name__)
 
-SOURCE = "account_api"
+SOURCE = source_names.ACCOUNT_API
 
 
 def month_range(first: str, last: str) -> list[str]:

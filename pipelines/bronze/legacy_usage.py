@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from pipelines import source_names
 from pipelines.bronze.quarantine import CORRUPT, REASON
 from pipelines.columns import (
     MAX_QUANTITY,
@@ -28,7 +29,7 @@ __all__ = [
     "validate",
 ]
 
-SOURCE = "legacy_csv"
+SOURCE = source_names.LEGACY_CSV
 
 
 def delivery_key(file_name: str) -> str:

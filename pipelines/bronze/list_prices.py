@@ -6,9 +6,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructType, TimestampType
 
+from pipelines import source_names
 from pipelines.columns import MAX_PRICE, first_failure, parse_decimal, parse_timestamp
 
-SOURCE = "list_prices"
+SOURCE = source_names.LIST_PRICES
 REASON = "_reason"
 TEXT_COLUMNS = ("account_id", "sku_name", "cloud", "currency_code", "usage_unit")
 PRICING_DEFAULT = "$.default"

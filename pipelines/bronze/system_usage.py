@@ -13,11 +13,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StringType, StructType
 
+from pipelines import source_names
 from pipelines.bronze.quarantine import CORRUPT, REASON
 from pipelines.columns import MAX_QUANTITY, first_failure, parse_decimal, parse_timestamp
 from pipelines.tables import SYSTEM_USAGE_COLUMNS
 
-SOURCE = "system_usage"
+SOURCE = source_names.SYSTEM_USAGE
 RECORD_TYPES = ("ORIGINAL", "RETRACTION", "RESTATEMENT")
 REQUIRED_COLUMNS = (
     "record_id",

@@ -13,21 +13,11 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
-from pipelines.bronze import dremio_usage, land_account_api, legacy_usage, system_usage
-from pipelines.silver import dremio_usage as silver_dremio
-from pipelines.silver import legacy_usage as silver_legacy
-from pipelines.silver import system_usage as silver_system
+from pipelines.source_names import USAGE_SOURCE_OF
 from pipelines.storage import TableStore
 from pipelines.tables import COST_BY_TAG, COST_BY_WORKLOAD, COST_DAILY, INGEST_LOG, QUARANTINE, UNPRICED_USAGE
 
 TOP = 10
-# The gold `source` each ingest source feeds (list prices feed none).
-GOLD_SOURCE_OF = {
-    legacy_usage.SOURCE: silver_legacy.SOURCE,
-    land_account_api.SOURCE: silver_legacy.SOURCE,
-    system_usage.SOURCE: silver_system.SOURCE,
-    dremio_usage.SOURCE: silver_dremio.SOURCE,
-}
 
 
 @dataclass
@@ -124,7 +114,7 @@ def _freshness(store: TableStore) -> list[dict[str, Any]]:
     }
     rows = []
     for source, ingest in sorted(ingests.items()):
-        fed = GOLD_SOURCE_OF.get(source)
+        fed = USAGE_SOURCE_OF.get(source)
         rows.append(
             {
                 "source": source,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from pipelines import source_names
 from pipelines.columns import parse_decimal, parse_timestamp, struct_of
 from pipelines.config import DremioSource
 from pipelines.tables import IDENTITY_METADATA, PRODUCT_FEATURES, USAGE_METADATA
 
-SOURCE = "dremio"
+SOURCE = source_names.USAGE_DREMIO
 UNIT = "DCU"
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from pipelines import source_names
 from pipelines.columns import date_of_hour_ending, end_of_hour, json_map, parse_decimal, parse_timestamp, struct_of
 from pipelines.tables import IDENTITY_METADATA, LEGACY_CSV_COLUMNS, PRODUCT_FEATURES, USAGE_METADATA
 
-SOURCE = "legacy_csv"
+SOURCE = source_names.USAGE_LEGACY_CSV
 
 
 def _billing_origin_product(sku: Column) -> Column:

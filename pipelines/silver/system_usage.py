@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from pipelines import source_names
 from pipelines.tables import (
     IDENTITY_METADATA,
     PRODUCT_FEATURES,
@@ -19,7 +20,7 @@ from pipelines.tables import (
     USAGE_METADATA,
 )
 
-SOURCE = "system_tables"
+SOURCE = source_names.USAGE_SYSTEM_TABLES
 NOT_ATTRIBUTES = ("record_id", "record_type", "ingestion_date")
 # What a record is about: everything but its identity, its correction bookkeeping and its quantity.
 SCALAR_ATTRIBUTES = tuple(
