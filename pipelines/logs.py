@@ -15,6 +15,23 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# Credentials that can appear in text whatever variable (if any) they came from: the user and password of
+# a URL, the value after an auth scheme or a `token=`-like key, and well-known token formats.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@")
+_TOKEN_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2***"),
+    (re.compile(r"(?i)\b(token)(\s+)(?=[^\s]*\d)[A-Za-z0-9._~+/=-]{12,}"), r"\1\2***"),  # not "token variable"
+    (
+        re.compile(
+            r"(?i)\b([\w-]*(?:token|secret|password|passwd|api_?key|access_?key))"
+            r"([\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{4,}"
+        ),
+        r"\1\2***",
+    ),
+    (re.compile(r"\b(?:dapi|dose|dkea|dsapi)[0-9a-zA-Z]{16,}(?:-\d+)?\b"), "***"),  # Databricks tokens, secrets
+    (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"), "***"),  # JSON web tokens (OAuth access tokens)
+    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "***"),  # AWS access key ids
+)
 SECRET_VARIABLES = {
     "DATABRICKS_TOKEN",
     "DATABRICKS_CLIENT_SECRET",
@@ -41,11 +58,22 @@ def mask_emails(text: str) -> str:
     return _EMAIL.sub(r"\1***@\2", text)
 
 
+def redact_tokens(text: str) -> str:
+    """Token-like values replaced by `***`: URL credentials, auth headers, `token=...`, known token formats."""
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    for pattern, replacement in _TOKEN_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def redact(text: str) -> str:
-    """Secret values replaced by `***`, then e-mail addresses masked."""
+    """Secret values of credential variables and token-like values replaced by `***`, e-mail addresses masked.
+
+    Every message that is printed, logged or written to a table (the ingest log's `error`) goes through this.
+    """
     for secret in _secrets():
         text = text.replace(secret, "***")
-    return mask_emails(text)
+    return mask_emails(redact_tokens(text))
 
 
 def _redact_record(record: logging.LogRecord) -> None:

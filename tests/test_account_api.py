@@ -7,13 +7,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from pipelines.bronze.land_account_api import months_to_download
-from pipelines.config import AccountApiSource
+from pipelines.cli import main
+from pipelines.config import AccountApiSource, load_config
 from pipelines.errors import CredentialsRejected, SourceApiError
 from pipelines.sources.account_api import account_client, download_month, split_month
-from pipelines.tables import LEGACY_CSV_COLUMNS
+from pipelines.storage import open_store
+from pipelines.tables import ALL_TABLES, INGEST_LOG, LEGACY_CSV_COLUMNS
 from tests.api_servers import AccountApi, Answer, serve
+from tests.conftest import write_config
 
 ACCOUNT = "acc-0001"
 TOKEN = "dapi-secret-token"
@@ -90,6 +94,47 @@ def test_a_body_that_is_not_the_usage_csv_writes_nothing(tmp_path: Path, answer:
         split_month(download_month(client, ACCOUNT, "2024-01", False, tmp_path), landing)
     assert [p.name for p in landing.iterdir()] == ["workspaceId=111-usageMonth=2024-01.csv"]
     assert (landing / "workspaceId=111-usageMonth=2024-01.csv").read_text() == before
+
+
+LEAKED_TOKEN = "dapi0123456789abcdef0123456789abcdef"
+LEAKED_EMAIL = "someone@example.com"
+LEAKY_PAGE = f'{{"error": "Authorization: Bearer {LEAKED_TOKEN} is not allowed for {LEAKED_EMAIL}"}}'.encode()
+
+
+def test_the_start_of_a_body_that_is_not_the_csv_is_shown_redacted(tmp_path: Path) -> None:
+    api = AccountApi(ACCOUNT, {}, TOKEN)
+    api.faults["2024-01"] = Answer(200, LEAKY_PAGE, {"Content-Type": "application/json"})
+    with serve(api) as (url, _), pytest.raises(SourceApiError, match="not the billable-usage CSV") as raised:
+        client = account_client(ACCOUNT, url, timeout_seconds=10)
+        split_month(download_month(client, ACCOUNT, "2024-01", False, tmp_path), tmp_path)
+    message = str(raised.value)
+    assert "Bearer ***" in message and "s***@example.com" in message
+    assert LEAKED_TOKEN[:8] not in message and LEAKED_EMAIL not in message
+
+
+def test_a_failed_download_leaves_no_secret_in_output_or_bronze(
+    spark: SparkSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = AccountApi(ACCOUNT, {}, TOKEN)
+    api.faults["2024-01"] = Answer(200, LEAKY_PAGE, {"Content-Type": "application/json"})
+    with serve(api) as (url, _):
+        source = f"  account_api:\n    host: {url}\n    start_month: '2024-01'\n    end_month: '2024-01'\n"
+        path = write_config(tmp_path, None, None, extra=f"account_id: {ACCOUNT}\n", sources=source)
+        assert main(["ingest", "account-api", "--config", str(path), "-v", "--log-format", "json"]) == 1
+
+    out, err = capsys.readouterr()
+    store = open_store(spark, load_config(path))
+    (failed,) = store.read_rows(INGEST_LOG)
+    assert failed["status"] == "failed" and "Bearer ***" in failed["error"] and "s***@example.com" in failed["error"]
+    bronze = "\n".join(
+        str(row)
+        for t in ALL_TABLES
+        if t.layer == "bronze" and store.version(t) is not None
+        for row in store.read_rows(t)
+    )
+    for text in (out, err, bronze):
+        assert LEAKED_TOKEN[:8] not in text and LEAKED_EMAIL not in text
+    assert "not the billable-usage CSV" in out
 
 
 @pytest.mark.parametrize("status", [401, 403])

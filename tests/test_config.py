@@ -116,3 +116,49 @@ def test_set_overrides_config_values_before_they_are_checked(tmp_path: Path) -> 
         load_config(path, ["currency=euros"])
     with pytest.raises(ConfigError, match="--set currency: expected KEY=VALUE"):
         load_config(path, ["currency"])
+
+
+@pytest.mark.parametrize(
+    ("sources", "key"),
+    [
+        ("  account_api: {start_month: '2024-01', host: 'http://ana:s3cr3t-pass@accounts.example.com'}\n", "host"),
+        ("  account_api: {start_month: '2024-01', host: 'ftp://ana:s3cr3t-pass@accounts.example.com'}\n", "host"),
+        ("  dremio: {base_url: 'https://ana:s3cr3t-pass@api.dremio.cloud/'}\n", "base_url"),
+        ("  dremio: {base_url: 'https://s3cr3t-pass@api.dremio.cloud'}\n", "base_url"),
+    ],
+)
+def test_a_url_with_credentials_is_refused_without_repeating_them(tmp_path: Path, sources: str, key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, None, None, extra="account_id: a\n", sources=sources))
+    message = str(error.value)
+    assert f".{key}: expected a URL without a user or password" in message
+    assert "s3cr3t-pass" not in message and "ana:" not in message
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "dapi0123456789abcdef0123456789abcdef",
+        "DAPI0123456789ABCDEF0123456789ABCDEF",
+        "Xk29fPq81LmZ0vB7TnR4wYc6",  # long and random-looking, though a valid name
+        "MY_TOKEN_20240115093011",  # many digits
+        "dremio-abc123",
+        "0123abcd0123abcd",
+    ],
+)
+def test_a_token_given_as_token_variable_is_refused_without_echoing_it(tmp_path: Path, token: str) -> None:
+    sources = f"  dremio: {{token_variable: '{token}'}}\n"
+    with pytest.raises(ConfigError, match="token_variable: expected the NAME of an environment variable") as error:
+        load_config(write_config(tmp_path, None, None, sources=sources))
+    assert token not in str(error.value) and token[:8] not in str(error.value)
+
+
+def test_api_urls_and_token_variable_names_that_are_fine_load(tmp_path: Path) -> None:
+    sources = (
+        "  account_api: {start_month: '2024-01', host: 'https://accounts.cloud.databricks.com/'}\n"
+        "  dremio: {base_url: 'https://api.eu.dremio.cloud', token_variable: prod_dremio_TOKEN_2}\n"
+    )
+    config = load_config(write_config(tmp_path, None, None, extra="account_id: a\n", sources=sources))
+    assert config.account_api is not None and config.account_api.host == "https://accounts.cloud.databricks.com"
+    assert config.dremio is not None and config.dremio.base_url == "https://api.eu.dremio.cloud"
+    assert config.dremio.token_variable == "prod_dremio_TOKEN_2"

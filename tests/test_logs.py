@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipelines.bronze.ingest_log import FAILED, LogEntry
 from pipelines.incremental import date_ranges
-from pipelines.logs import PROGRESS_LOGGER, configure_logging, fields, progress
+from pipelines.logs import PROGRESS_LOGGER, configure_logging, fields, progress, redact
 
 TOKEN = "dapi-0123456789abcdef"
 
@@ -89,3 +90,32 @@ def test_dates_are_folded_into_ranges_for_reading() -> None:
         "2024-03-01..2024-03-31, 2024-04-02, 2024-04-04..2024-04-05"
     )
     assert date_ranges([]) == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Authorization: Bearer dapi0123456789abcdef0123456789abcdef", "Authorization: Bearer ***"),
+        ("a token dapi0123456789abcdef0123456789abcdef-2 in text", "a token *** in text"),
+        ("GET http://ana:pa55word@accounts.example.com/x", "GET http://***@accounts.example.com/x"),
+        ('{"client_secret": "dose0123456789abcdef"}', '{"client_secret": "***"}'),
+        ("https://h/?access_token=abc123xyz&page=2", "https://h/?access_token=***&page=2"),
+        ("invalid token ab12cd34ef56gh78 for someone@example.com", "invalid token *** for s***@example.com"),
+    ],
+)
+def test_token_like_values_are_redacted_whatever_variable_they_came_from(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+def test_redaction_leaves_ordinary_text_alone() -> None:
+    text = (
+        "check the token variable DREMIO_TOKEN; sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )
+    assert redact(text) == text
+
+
+def test_an_ingest_log_error_is_redacted_before_it_is_written_or_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DREMIO_TOKEN", TOKEN)
+    error = f"HTTP 500: token {TOKEN} of ana.silva@example.com expired"
+    entry = LogEntry("dremio", "dremio:w", "https://h/v0/usage", 0, 0, None, FAILED, error=error)
+    assert entry.error == "HTTP 500: token *** of a***@example.com expired"

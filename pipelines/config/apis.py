@@ -77,6 +77,15 @@ class RateCard:
     windows: tuple[RateWindow, ...]
 
 
+def is_variable_name(value: str) -> bool:
+    """An environment variable's name, not a token pasted in its place (`dapi...`, long random letters and digits)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) or re.match(r"(?i)(dapi|dose|dkea|dsapi|eyJ)", value):
+        return False
+    # names are words joined by underscores; a token is one long run of letters and digits, or many digits
+    longest_word = max(len(word) for word in value.split("_"))
+    return longest_word < 20 and sum(c.isdigit() for c in value) < 6
+
+
 def account_api_source(reader: YamlReader, raw: object, base: Path, warehouse: str) -> AccountApiSource | None:
     if raw is None:
         return None
@@ -90,9 +99,7 @@ def account_api_source(reader: YamlReader, raw: object, base: Path, warehouse: s
     end = reader.month(settings, "end_month", f"{key}.end_month")
     if end is not None and end < start:
         raise reader.fail(f"{key}.end_month", f"a month not before start_month {start}", end)
-    host = settings.get("host")
-    if host is not None and not re.match(r"^https?://[^\s/]+", str(host)):
-        raise reader.fail(f"{key}.host", "an account console URL such as https://accounts.cloud.databricks.com", host)
+    host = reader.url(settings, "host", f"{key}.host", "https://accounts.cloud.databricks.com")
     default_landing = str(Path(warehouse) / "_landing" / "account_api") if "://" not in warehouse else None
     landing = settings.get("landing", default_landing)
     if landing is None:
@@ -105,7 +112,7 @@ def account_api_source(reader: YamlReader, raw: object, base: Path, warehouse: s
             settings, "refresh_months", f"{key}.refresh_months", 2, 0 if end is not None else 1, 24
         ),
         personal_data=reader.boolean(settings, "personal_data", f"{key}.personal_data", False),
-        host=None if host is None else str(host).rstrip("/"),
+        host=host,
         timeout_seconds=reader.integer(settings, "timeout_seconds", f"{key}.timeout_seconds", 300, 1, 3600),
     )
 
@@ -117,18 +124,16 @@ def dremio_source(reader: YamlReader, raw: object) -> DremioSource | None:
     settings = reader.mapping(raw, key)
     defaults = DremioSource()
     reader.unknown_keys(settings, set(defaults.__dataclass_fields__), key)
-    base_url = reader.string(settings, "base_url", f"{key}.base_url", defaults.base_url)
-    if not re.match(r"^https?://[^\s/]+", base_url):
-        raise reader.fail(f"{key}.base_url", "an API URL such as https://api.dremio.cloud", base_url)
+    base_url = reader.url(settings, "base_url", f"{key}.base_url", "https://api.dremio.cloud", defaults.base_url)
     token_variable = reader.string(settings, "token_variable", f"{key}.token_variable", defaults.token_variable)
-    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", token_variable):
+    if not is_variable_name(token_variable):
         raise reader.fail(
             f"{key}.token_variable",
-            "the NAME of an environment variable holding the token, such as DREMIO_TOKEN",
-            "***",
+            "the NAME of an environment variable holding the token, such as DREMIO_TOKEN (the value given"
+            " looks like a token itself, so it is not shown: put the token in the environment, not the file)",
         )
     return DremioSource(
-        base_url=base_url.rstrip("/"),
+        base_url=str(base_url),
         token_variable=token_variable,
         frequency=reader.choice(settings, "frequency", f"{key}.frequency", DREMIO_FREQUENCIES, defaults.frequency),
         group_by=reader.choice(settings, "group_by", f"{key}.group_by", DREMIO_GROUPINGS, defaults.group_by),

@@ -132,6 +132,22 @@ class YamlReader:
             raise self.fail(key, f'a non-negative decimal below {MAX_PRICE:.0e} such as "0.39"', value)
         return price
 
+    def url(self, parent: dict[str, Any], name: str, key: str, example: str, default: str | None = None) -> str | None:
+        """An http(s) URL without a trailing slash; None when absent. Credentials in it are refused, never repeated."""
+        value = parent.get(name, default)
+        if value is None:
+            return None
+        text = str(value).strip()
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s]*@", text):
+            raise self.fail(
+                key,
+                f"a URL without a user or password, such as {example} (credentials come from environment"
+                " variables; the value given is not shown because it holds one)",
+            )
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+            raise self.fail(key, f"a URL such as {example}", text)
+        return text.rstrip("/")
+
     def unknown_keys(self, parent: dict[str, Any], allowed: set[str], key: str) -> None:
         extra = sorted(set(parent) - allowed)
         if extra:

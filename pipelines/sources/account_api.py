@@ -144,7 +144,8 @@ def split_month(download: Download, landing: Path) -> SplitMonth:
         records = _records(download.path)
         first = next(records, None)
         if header_problem(None if first is None else first.rstrip("\r\n")) is not None:
-            shown = "an empty answer" if first is None else repr(first.strip()[:80])
+            # an error page can echo the request's credentials or a user's e-mail: redact before shortening
+            shown = "an empty answer" if first is None else repr(redact(first.strip()[:1000])[:80])
             raise SourceApiError(
                 f"Account API download of {download.month} is not the billable-usage CSV (it starts with {shown});"
                 " nothing was written"
