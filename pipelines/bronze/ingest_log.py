@@ -11,7 +11,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from pipelines.logs import progress
+from pipelines.logs import progress, redact
 from pipelines.sources.files import DeliveredFile, sha256_of
 from pipelines.storage import TableStore
 from pipelines.tables import INGEST_LOG
@@ -51,6 +51,10 @@ class LogEntry:
     window_start: datetime | None = None
     window_end: datetime | None = None
     pages: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.error is not None:  # the log is a table anyone may read, and the error is printed: no secrets
+            object.__setattr__(self, "error", redact(self.error))
 
     def same_file(self, file: DeliveredFile) -> bool:
         return (self.path, self.size, self.modified_ms) == (file.path, file.size, file.modified_ms)
