@@ -4,12 +4,40 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pipelines.config.reader import FIRST_USAGE_MONTH, MONTH
 from pipelines.errors import BillingLakehouseError
+from pipelines.failures import root_cause
 from pipelines.logs import LOG_FORMATS, configure_logging, redact
+
+log = logging.getLogger(__name__)
+
+CONFIG_VARIABLE = "BILLING_LAKEHOUSE_CONFIG"
+DEFAULT_CONFIG = Path("conf") / "pipeline.yml"
+
+DESCRIPTION = """\
+Turn cloud billing data into Delta cost tables you can trust to the cent.
+
+billing-lakehouse lands Databricks billable usage (delivered CSVs,
+system.billing exports, the Account API), list prices and Dremio Cloud usage
+as delivered (bronze), nets it into one usage table with validated price
+windows (silver), and prices every usage record (gold): cost per day, tag,
+workload and identity, and the usage no price covers."""
+
+EPILOG = f"""\
+where to start:
+  billing-lakehouse run       land what is new, refresh the cost tables
+  billing-lakehouse summary   read the costs (report --out report.html: charts)
+  billing-lakehouse status    what each table holds, the last ingest per source
+
+The configuration comes from --config PATH, else the file named by
+${CONFIG_VARIABLE}, else {DEFAULT_CONFIG} in the working directory.
+`billing-lakehouse COMMAND --help` shows a command's options; the README has
+the rest (exit codes, logs, deploying to Databricks)."""
 
 COMMANDS = {
     "run": "land what is new in bronze, then refresh silver and gold",
@@ -22,9 +50,14 @@ COMMANDS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="billing-lakehouse", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="billing-lakehouse",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_log_options(parser, top_level=True)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     for name, text in COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
         if name == "ingest":
@@ -35,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--end-month", type=_month, help="account-api: last month to download (YYYY-MM)")
         if name == "report":
             command.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
-        command.add_argument("--config", required=True, help="path to pipeline.yml")
+        command.add_argument(
+            "--config", help=f"path to pipeline.yml (default: ${CONFIG_VARIABLE}, else {DEFAULT_CONFIG} if it exists)"
+        )
         command.add_argument(
             "--set",
             dest="overrides",
@@ -59,7 +94,8 @@ def _add_log_options(parser: argparse.ArgumentParser, top_level: bool) -> None:
         "-v",
         action="count",
         default=default(0),
-        help="explain each decision (which files land, which dates are recomputed and why); -vv for debug detail",
+        help="explain each decision (which files land, which dates are recomputed and why) and show the full error"
+        " of a failure; -vv for debug detail",
     )
     parser.add_argument(
         "--quiet", "-q", action="store_true", default=default(False), help="no progress lines: warnings and errors only"
@@ -78,25 +114,39 @@ def _month(value: str) -> str:
     return value
 
 
+def config_path(given: str | None) -> str:
+    """--config, else the file $BILLING_LAKEHOUSE_CONFIG names, else conf/pipeline.yml in the working directory."""
+    if given:
+        return given
+    if os.environ.get(CONFIG_VARIABLE, "").strip():
+        return os.environ[CONFIG_VARIABLE].strip()
+    if DEFAULT_CONFIG.is_file():
+        return str(DEFAULT_CONFIG)
+    raise BillingLakehouseError(
+        f"no configuration: pass --config PATH, or set {CONFIG_VARIABLE} to the path of pipeline.yml"
+        f" (there is no {DEFAULT_CONFIG} in {Path.cwd()} either)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.verbose, args.quiet, args.log_format)
     try:
         from pipelines.app import run_command
 
+        config = config_path(args.config)
         if args.command == "ingest":
             months = (args.start_month, args.end_month)
-            return run_command("ingest", args.config, args.source, months, args.overrides)
+            return run_command("ingest", config, args.source, months, args.overrides)
         if args.command == "report":
-            return run_command("report", args.config, overrides=args.overrides, out=args.out)
-        return run_command(args.command, args.config, overrides=args.overrides)
+            return run_command("report", config, overrides=args.overrides, out=args.out)
+        return run_command(args.command, config, overrides=args.overrides)
     except BillingLakehouseError as error:
         print(f"billing-lakehouse: {redact(str(error))}", file=sys.stderr)
         return 2
-    except Exception as error:  # a one-line summary; row values in a Spark trace could hold emails
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        print(f"billing-lakehouse: failed: {type(error).__name__}: {redact(first_line)[:500]}", file=sys.stderr)
-        logging.getLogger(__name__).debug("details", exc_info=True)
+    except Exception as error:  # one line naming the root cause; the trace (redacted) at -v
+        log.info("the full error", exc_info=True)
+        print(f"billing-lakehouse: failed: {redact(root_cause(error))[:1000]}", file=sys.stderr)
         return 3
 
 
