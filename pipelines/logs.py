@@ -18,16 +18,13 @@ _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za
 # Credentials that can appear in text whatever variable (if any) they came from: the user and password of
 # a URL, the value after an auth scheme or a `token=`-like key, and well-known token formats.
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@")
+_CREDENTIAL_KEY = r"(?i)\b([\w-]*(?:token|secret|password|passwd|api_?key|access_?key))"
 _TOKEN_PATTERNS = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}"), r"\1\2***"),
     (re.compile(r"(?i)\b(token)(\s+)(?=[^\s]*\d)[A-Za-z0-9._~+/=-]{12,}"), r"\1\2***"),  # not "token variable"
-    (
-        re.compile(
-            r"(?i)\b([\w-]*(?:token|secret|password|passwd|api_?key|access_?key))"
-            r"([\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]{4,}"
-        ),
-        r"\1\2***",
-    ),
+    (re.compile(_CREDENTIAL_KEY + r"(\s*=\s*[\"']?)[^\s\"'&,;}]{4,}"), r"\1\2***"),  # key=value
+    (re.compile(_CREDENTIAL_KEY + r"([\"']\s*:\s*[\"'])[^\"']{4,}"), r"\1\2***"),  # "key": "value"
+    (re.compile(_CREDENTIAL_KEY + r"(\s*:\s*)(?=[^\s,;]*\d)[^\s\"'&,;}]{4,}"), r"\1\2***"),  # key: v4lue, not prose
     (re.compile(r"\b(?:dapi|dose|dkea|dsapi)[0-9a-zA-Z]{16,}(?:-\d+)?\b"), "***"),  # Databricks tokens, secrets
     (re.compile(r"\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"), "***"),  # JSON web tokens (OAuth access tokens)
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "***"),  # AWS access key ids

@@ -100,6 +100,8 @@ def test_dates_are_folded_into_ranges_for_reading() -> None:
         ("GET http://ana:pa55word@accounts.example.com/x", "GET http://***@accounts.example.com/x"),
         ('{"client_secret": "dose0123456789abcdef"}', '{"client_secret": "***"}'),
         ("https://h/?access_token=abc123xyz&page=2", "https://h/?access_token=***&page=2"),
+        ("DATABRICKS_PASSWORD=hunter22 password: hunter22", "DATABRICKS_PASSWORD=*** password: ***"),
+        ("{'password': 'correct horse'}", "{'password': '***'}"),
         ("invalid token ab12cd34ef56gh78 for someone@example.com", "invalid token *** for s***@example.com"),
     ],
 )
@@ -112,6 +114,8 @@ def test_redaction_leaves_ordinary_text_alone() -> None:
         "check the token variable DREMIO_TOKEN; sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     )
     assert redact(text) == text
+    prose = "no Dremio token: set the environment variable DREMIO_TOKEN; refresh token: expired"
+    assert redact(prose) == prose
 
 
 def test_an_ingest_log_error_is_redacted_before_it_is_written_or_printed(monkeypatch: pytest.MonkeyPatch) -> None:
