@@ -16,7 +16,7 @@ from pipelines.bronze.land_system import land_system_usage
 from pipelines.config import PipelineConfig
 from pipelines.errors import SourceApiError
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
-from pipelines.silver.refresh import refresh_prices, refresh_usage
+from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
 from pipelines.storage import TableStore, open_store
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, su
     """Refresh silver and gold from whatever bronze holds now: only the usage dates that changed."""
     summary.note("silver.prices", refresh_prices(store, config.rate_cards))
     summary.note("silver.usage", refresh_usage(spark, store, config))
+    summary.note("silver.superseded_legacy_usage", refresh_superseded_legacy_usage(spark, store, config))
     summary.note("gold.cost", refresh_cost(store, config))
     for table, version in refresh_aggregates(store, config).items():
         summary.note(table, version)

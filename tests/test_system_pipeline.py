@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -27,6 +29,7 @@ from pipelines.tables import (
     INGEST_LOG,
     QUARANTINE,
     SOURCE_RECONCILIATION,
+    SUPERSEDED_LEGACY,
     SYSTEM_USAGE,
     UNPRICED_USAGE,
     USAGE,
@@ -159,6 +162,24 @@ def test_source_reconciliation_shows_both_totals_and_the_difference(spark, built
     assert (system_only.legacy_quantity, system_only.difference) == (None, Decimal("-10"))
 
 
+def test_silver_keeps_apart_the_legacy_rows_the_system_tables_supersede(spark, built):
+    store = open_store(spark, built)
+    columns = ("usage_date", "workspace_id", "source", "sku_name", "usage_quantity")
+    superseded = store.read(SUPERSEDED_LEGACY).select(*columns)
+    expected = spark.createDataFrame(
+        [(date(2024, 3, 5), WS, "legacy_csv", "PREMIUM_JOBS_COMPUTE", Decimal("3"))],
+        "usage_date date, workspace_id string, source string, sku_name string, usage_quantity decimal(38,18)",
+    )
+    assert_df_equality(superseded, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_source_reconciliation_consumed_silver_tables_only(spark, built):
+    commit = open_store(spark, built).last_commit(SOURCE_RECONCILIATION)
+    assert commit is not None
+    assert set(commit.metadata["inputs"]) == {USAGE.key, SUPERSEDED_LEGACY.key}
+    assert all(key.startswith("silver.") for key in commit.metadata["inputs"])
+
+
 def test_units_are_never_summed_together_and_are_priced_by_their_own_unit(spark, built):
     store = open_store(spark, built)
     daily = store.read(COST_DAILY).where("usage_date = '2024-03-05' AND source = 'system_tables'").collect()
@@ -249,15 +270,17 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
     summary = run_pipeline(spark, config)
     store = open_store(spark, config)
     derived = [USAGE, COST, COST_DAILY, COST_BY_TAG, COST_BY_WORKLOAD, COST_BY_IDENTITY, SOURCE_RECONCILIATION]
-    assert set(summary.written) == {"bronze.system_usage", "gold.unpriced_usage", *(t.key for t in derived)}
+    empty = [UNPRICED_USAGE, SUPERSEDED_LEGACY]
+    assert set(summary.written) == {"bronze.system_usage", *(t.key for t in derived + empty)}
     assert touched_partitions(store, SYSTEM_USAGE, summary.written["bronze.system_usage"]) == {"2024-03-06"}
     for table in derived:
         assert touched_partitions(store, table, summary.written[table.key]) == {"2024-03-06"}, table
-    # That day has no unpriced usage: the commit records the day as recomputed and touches no file.
-    assert touched_partitions(store, UNPRICED_USAGE, summary.written["gold.unpriced_usage"]) == set()
-    commit = store.last_commit(UNPRICED_USAGE)
-    assert commit is not None
-    assert commit.metadata["changed"] == {"usage_dates": ["2024-03-06"]}
+    # That day has no unpriced usage and no legacy rows: the commits record the day as recomputed and touch no file.
+    for table in empty:
+        assert touched_partitions(store, table, summary.written[table.key]) == set(), table
+        commit = store.last_commit(table)
+        assert commit is not None
+        assert commit.metadata["changed"] == {"usage_dates": ["2024-03-06"]}, table
     assert quantities(store, USAGE, "usage_date")[("2024-03-06",)] == Decimal("2")
     assert store.row_count(QUARANTINE) == 0
 

@@ -11,13 +11,8 @@ from pyspark.sql import functions as F
 from pipelines.config import PipelineConfig
 from pipelines.gold import aggregates
 from pipelines.gold.cost import price_usage
-from pipelines.gold.reconciliation import KEYS as RECONCILED_KEYS
 from pipelines.gold.reconciliation import source_reconciliation
 from pipelines.incremental import date_partitions, existing_usage_dates, refresh_by_date
-from pipelines.silver import legacy_usage, system_usage
-from pipelines.silver.precedence import covered_days
-from pipelines.silver.refresh import typed_legacy_usage
-from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import TableStore
 from pipelines.tables import (
     COST,
@@ -25,16 +20,16 @@ from pipelines.tables import (
     COST_BY_TAG,
     COST_BY_WORKLOAD,
     COST_DAILY,
-    LEGACY_USAGE,
     PRICES,
     SOURCE_RECONCILIATION,
-    SYSTEM_USAGE,
+    SUPERSEDED_LEGACY,
     UNPRICED_USAGE,
     USAGE,
     TableSpec,
 )
 
-RECONCILED_COLUMNS = (*RECONCILED_KEYS, "usage_quantity")
+# No setting shapes the reconciliation (silver applied the SKU and workspace settings): the rule's version does.
+RECONCILIATION_VERSION = "reconciliation-from-silver-v1"
 
 
 def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None], DataFrame]:
@@ -81,26 +76,15 @@ def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, i
 
 
 def refresh_reconciliation(store: TableStore, config: PipelineConfig) -> int | None:
-    """Recompute legacy-vs-system totals for the dates whose legacy, system or silver rows changed."""
-    spark = store.spark
-    workspaces, sku_map = workspaces_frame(spark, config), sku_map_frame(spark, config)
-    read_usage, read_system = _reader(store, USAGE), _reader(store, SYSTEM_USAGE)
+    """Recompute legacy-vs-system totals for the dates whose silver usage or superseded legacy rows changed.
+
+    Built from the two silver tables alone: silver usage holds the legacy rows of uncovered
+    workspace-days and the system rows, `silver.superseded_legacy_usage` the legacy rows it left out.
+    """
+    read_usage, read_superseded = _reader(store, USAGE), _reader(store, SUPERSEDED_LEGACY)
 
     def build(dates: list[date] | None) -> DataFrame:
-        silver = read_usage(dates)
-        covered = covered_days(read_system(dates))
-        legacy = silver.where(F.col("source") == legacy_usage.SOURCE).select(*RECONCILED_COLUMNS)
-        # Silver holds every legacy row except those of workspace-days the system tables cover; only
-        # the dates the system tables have are typed again from bronze, to add the rows silver left out.
-        system_dates = set(existing_usage_dates(store, SYSTEM_USAGE)())
-        overlap = sorted(system_dates if dates is None else system_dates & set(dates))
-        if overlap:
-            typed = typed_legacy_usage(store, config, overlap, workspaces, sku_map)
-            left_out = typed.join(F.broadcast(covered), ["workspace_id", "usage_date"], "left_semi")
-            legacy = legacy.unionByName(left_out.select(*RECONCILED_COLUMNS))
-        system = silver.where(F.col("source") == system_usage.SOURCE)
-        return source_reconciliation(legacy, system, covered).repartition(F.col("usage_date"))
+        reconciled = source_reconciliation(read_usage(dates), read_superseded(dates))
+        return reconciled.repartition(F.col("usage_date"))
 
-    fingerprint = config.fingerprint("workspaces", "skus", "account_id")
-    inputs = [LEGACY_USAGE, SYSTEM_USAGE, USAGE]
-    return refresh_by_date(store, SOURCE_RECONCILIATION, inputs, fingerprint, build)
+    return refresh_by_date(store, SOURCE_RECONCILIATION, [USAGE, SUPERSEDED_LEGACY], RECONCILIATION_VERSION, build)

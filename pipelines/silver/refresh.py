@@ -11,14 +11,22 @@ from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from pipelines.config import PipelineConfig, RateCard, fingerprint_of
-from pipelines.incremental import date_partitions, plan, refresh_by_date
+from pipelines.incremental import date_partitions, existing_usage_dates, plan, refresh_by_date
 from pipelines.logs import fields, progress
 from pipelines.silver import dremio_usage, legacy_usage, system_usage
-from pipelines.silver.precedence import covered_days, prefer_system_tables
+from pipelines.silver.precedence import covered_days, prefer_system_tables, superseded_legacy
 from pipelines.silver.prices import PRICE_KEY, PriceWindow, changed_periods, rate_card_windows, to_prices
 from pipelines.silver.sku_mapping import sku_map_frame, workspaces_frame
 from pipelines.storage import Replace, TableStore
-from pipelines.tables import DREMIO_USAGE, LEGACY_USAGE, LIST_PRICES, PRICES, SYSTEM_USAGE, USAGE
+from pipelines.tables import (
+    DREMIO_USAGE,
+    LEGACY_USAGE,
+    LIST_PRICES,
+    PRICES,
+    SUPERSEDED_LEGACY,
+    SYSTEM_USAGE,
+    USAGE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,29 @@ def refresh_usage(spark: SparkSession, store: TableStore, config: PipelineConfig
 
     fingerprint = config.fingerprint("workspaces", "skus", "account_id", "dremio_grain")
     return refresh_by_date(store, USAGE, [LEGACY_USAGE, SYSTEM_USAGE, DREMIO_USAGE], fingerprint, build)
+
+
+def refresh_superseded_legacy_usage(spark: SparkSession, store: TableStore, config: PipelineConfig) -> int | None:
+    """Recompute the legacy rows silver usage leaves out, for the dates whose legacy or system records changed.
+
+    Its own refresh, with its own consumed input versions, so a run stopped between this commit and
+    silver usage's is finished by the next one. Only the dates the system tables have can hold such
+    rows, so only those are typed (again: silver usage typed them too); without system tables this
+    reads no legacy row at all.
+    """
+    workspaces, sku_map = workspaces_frame(spark, config), sku_map_frame(spark, config)
+    system_dates = existing_usage_dates(store, SYSTEM_USAGE)
+
+    def build(dates: list[date] | None) -> DataFrame:
+        overlap = sorted(set(system_dates()) if dates is None else set(system_dates()) & set(dates))
+        if not overlap:
+            return store.empty(SUPERSEDED_LEGACY)
+        legacy = typed_legacy_usage(store, config, overlap, workspaces, sku_map)
+        covered = covered_days(store.read(SYSTEM_USAGE, date_partitions(overlap)))
+        return superseded_legacy(legacy, covered).repartition(F.col("usage_date"))
+
+    fingerprint = config.fingerprint("workspaces", "skus", "account_id")
+    return refresh_by_date(store, SUPERSEDED_LEGACY, [LEGACY_USAGE, SYSTEM_USAGE], fingerprint, build)
 
 
 def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
