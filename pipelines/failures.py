@@ -19,7 +19,7 @@ _MAX_DEPTH = 32  # cause chains are short; this only guards against a cycle
 _NO_FILE_SYSTEM = re.compile(r"No FileSystem for scheme[:\s]*\"?([A-Za-z][\w+.-]*)\"?")
 _NO_SPACE = re.compile(r"(?i)no space left on device|\bENOSPC\b|os error 28\b|\[Errno 28\]")
 _PERMISSION = re.compile(
-    r"(?i)permission denied|access denied|\bEACCES\b|os error 13\b|\[Errno 13\]|operation not permitted"
+    r"(?i)permission[ _]denied|access[ _]denied|\bEACCES\b|os error 13\b|\[Errno 13\]|operation not permitted"
     r"|AccessDeniedException|AccessControlException|PermissionError"
 )
 # (what the root cause says, the line shown with the path it is about, the line shown without one)
@@ -28,7 +28,7 @@ _KNOWN = (
     (
         _PERMISSION,
         "permission denied on {path}: the user running billing-lakehouse needs access to it",
-        "permission denied",
+        "permission denied: {detail}",  # a catalog's refusal names the object and the privilege instead
     ),
 )
 # A path or URI in a message: `/x/y`, `file:/x`, `s3a://bucket/key`; stops at quotes, spaces, brackets and commas.
@@ -92,10 +92,14 @@ def describe_failure(causes: Sequence[Cause]) -> str:
         matched = next((cause for cause in reversed(causes) if pattern.search(cause.text)), None)
         if matched is not None:
             path = _path(causes, matched)
-            return at_path.format(path=path) if path else without_path
-    root = next((cause for cause in reversed(causes) if cause.message), causes[-1])
-    name = root.name.rsplit(".", 1)[-1]
-    first_line = (root.message.splitlines() or [""])[0]
+            return at_path.format(path=path) if path else without_path.format(detail=_one_line(matched))
+    return _one_line(next((cause for cause in reversed(causes) if cause.message), causes[-1]))
+
+
+def _one_line(cause: Cause) -> str:
+    """`SimpleClassName: first line of the message`."""
+    name = cause.name.rsplit(".", 1)[-1]
+    first_line = (cause.message.splitlines() or [""])[0]
     return f"{name}: {first_line}" if first_line else name
 
 

@@ -97,6 +97,13 @@ def test_an_unknown_failure_shows_the_root_causes_class_and_first_line(spark: Sp
             "no file system for scheme gs: this Spark cannot read gs:// paths; run on a cluster that has the gs"
             " connector, or add it to Spark's classpath and set spark.hadoop.fs.gs.impl",
         ),
+        (
+            [
+                Cause("org.apache.spark.SparkException", "Job aborted"),
+                Cause("org.apache.spark.sql.AnalysisException", "[PERMISSION_DENIED] User lacks SELECT on main.b.t"),
+            ],
+            "permission denied: AnalysisException: [PERMISSION_DENIED] User lacks SELECT on main.b.t",
+        ),
         ([Cause("KeyError", "'usage_date'")], "KeyError: 'usage_date'"),
         ([Cause("java.lang.OutOfMemoryError", "")], "OutOfMemoryError"),
     ],
