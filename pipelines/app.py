@@ -14,8 +14,10 @@ from pipelines.report import build_report
 from pipelines.runner import RunSummary, ingest, run_pipeline, transform
 from pipelines.spark import build_spark
 from pipelines.status import format_status
-from pipelines.storage import open_store
+from pipelines.storage import open_reader, open_store
 from pipelines.summary import cost_summary
+
+READ_ONLY_COMMANDS = ("status", "summary", "report")  # answered from Arrow, without Spark where possible
 
 
 def describe_run(summary: RunSummary) -> str:
@@ -73,6 +75,20 @@ def _exit_code(summary: RunSummary) -> int:
     return 1 if summary.rejected or summary.failed else 0
 
 
+def _read_only(command: str, config: PipelineConfig, out: str | None) -> int:
+    """status, summary or report: local delta-rs tables are read without a JVM (`open_reader`)."""
+    store = open_reader(config, lambda: build_spark(conf=config.spark_conf))  # a session only where one is needed
+    if command == "status":
+        print(format_status(store))
+    elif command == "summary":
+        print(cost_summary(store))
+    else:
+        target = Path(out or "report.html")
+        target.write_text(build_report(store, config.currency), encoding="utf-8")
+        print(f"report written to {target.resolve()}")
+    return 0
+
+
 def run_command(
     command: str,
     config_path: str,
@@ -85,6 +101,8 @@ def run_command(
     config = load_config(config_path, overrides)
     if command == "ingest":
         check_ingest_source(config, source, months)
+    if command in READ_ONLY_COMMANDS:
+        return _read_only(command, config, out)
     spark = build_spark(conf=config.spark_conf)
     store = open_store(spark, config)
     if command == "run":
@@ -96,15 +114,4 @@ def run_command(
         summary = RunSummary("transform")
         transform(spark, config, store, summary)
         return _exit_code(summary)
-    if command == "status":
-        print(format_status(store))
-        return 0
-    if command == "summary":
-        print(cost_summary(store))
-        return 0
-    if command == "report":
-        target = Path(out or "report.html")
-        target.write_text(build_report(store, config.currency), encoding="utf-8")
-        print(f"report written to {target.resolve()}")
-        return 0
     raise ValueError(f"unknown command {command}")

@@ -1,7 +1,9 @@
 """The figures the cost report shows, read from the gold tables (and the ingest log for freshness).
 
-Each figure is a small list of rows collected from an aggregate, never usage data itself. Costs are the
-priced `effective_cost` in one currency; they stay exact decimals until the page rounds them for display.
+The gold aggregates and the ingest log are small: they are read as Arrow (`TableReader.read_arrow`)
+and summed with Arrow's group-by, so on local delta-rs tables the report starts no JVM. Each figure
+is a small list of rows, never usage data itself. Costs are the priced `effective_cost` in one
+currency; decimal128 sums stay exact (Python `Decimal`) until the page rounds them for display.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.source_names import USAGE_SOURCE_OF
-from pipelines.storage import TableStore
+from pipelines.storage import TableReader
 from pipelines.tables import COST_BY_TAG, COST_BY_WORKLOAD, COST_DAILY, INGEST_LOG, QUARANTINE, UNPRICED_USAGE
 
 TOP = 10
@@ -35,52 +38,67 @@ class ReportFigures:
     freshness: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _cost(column: str = "effective_cost") -> Any:
-    return F.coalesce(F.sum(column), F.lit(0).cast("decimal(38,18)"))
+def grouped(table: pa.Table, keys: list[str], aggregations: list[tuple[Any, str]]) -> list[dict[str, Any]]:
+    """`table` grouped by `keys` with Arrow's aggregations (`("effective_cost", "sum")` -> `effective_cost_sum`).
+
+    A decimal sum keeps the column's decimal type, exact; it is None when every amount is NULL.
+    """
+    return table.group_by(keys).aggregate(aggregations).to_pylist()
 
 
-def gather(store: TableStore, currency: str) -> ReportFigures:
+def amount(value: Decimal | None) -> Decimal:
+    """A summed cost, 0 where nothing was priced."""
+    return Decimal(0) if value is None else value
+
+
+def in_currency(table: pa.Table, currency: str) -> pa.Table:
+    return table.filter(pc.equal(table["currency_code"], currency))
+
+
+def gather(store: TableReader, currency: str) -> ReportFigures:
     """Collect the report's figures from gold; only rows in `currency` are summed."""
     figures = ReportFigures(currency)
-    daily = store.read(COST_DAILY).where(F.col("currency_code") == currency)
-    product = F.coalesce(F.col("sku_name"), F.lit("(unknown)"))
-    total = daily.agg(_cost().alias("total")).first()
-    figures.total_cost = Decimal(0) if total is None else total.total
-    figures.daily_by_product = [
-        (r.usage_date, r.product, r.cost)
-        for r in daily.groupBy("usage_date", product.alias("product")).agg(_cost().alias("cost")).collect()
-    ]
-    workloads = store.read(COST_BY_WORKLOAD).where(
-        (F.col("currency_code") == currency) & F.col("workload_type").isNotNull()
+    daily_all = store.read_arrow(COST_DAILY, ["usage_date", "source", "sku_name", "currency_code", "effective_cost"])
+    daily = in_currency(daily_all, currency)
+    daily = daily.set_column(
+        daily.schema.get_field_index("sku_name"), "sku_name", pc.fill_null(daily["sku_name"], "(unknown)")
     )
-    figures.top_workloads = [
-        (r.workload_type or "(none)", r.workload_id or "", r.workload_name or "", r.cost)
-        for r in workloads.groupBy("workload_type", "workload_id", "workload_name")
-        .agg(_cost().alias("cost"))
-        .orderBy(F.col("cost").desc(), "workload_id")
-        .limit(TOP)
-        .collect()
+    figures.total_cost = amount(pc.sum(daily["effective_cost"]).as_py())
+    figures.daily_by_product = [
+        (r["usage_date"], r["sku_name"], amount(r["effective_cost_sum"]))
+        for r in grouped(daily, ["usage_date", "sku_name"], [("effective_cost", "sum")])
     ]
-    tags = store.read(COST_BY_TAG).where(F.col("currency_code") == currency)
-    figures.cost_by_tag = [
-        (r.tag_key, r.tag_value, r.cost)
-        for r in tags.groupBy("tag_key", "tag_value")
-        .agg(_cost().alias("cost"))
-        .orderBy(F.col("cost").desc(), "tag_key", "tag_value")
-        .limit(TOP * 2)
-        .collect()
+    figures.top_workloads = _top_workloads(store, currency)
+    tags = in_currency(
+        store.read_arrow(COST_BY_TAG, ["tag_key", "tag_value", "currency_code", "effective_cost"]), currency
+    )
+    by_tag = [
+        (r["tag_key"], r["tag_value"], amount(r["effective_cost_sum"]))
+        for r in grouped(tags, ["tag_key", "tag_value"], [("effective_cost", "sum")])
     ]
+    figures.cost_by_tag = sorted(by_tag, key=lambda t: (-t[2], t[0] or "", t[1] or ""))[: TOP * 2]
     figures.month_to_date = _month_to_date(figures.daily_by_product)
-    figures.unpriced = [
-        (r.unpriced_reason, r.sku_name or "", r["count"])
-        for r in store.read(UNPRICED_USAGE).groupBy("unpriced_reason", "sku_name").count().orderBy("sku_name").collect()
-    ]
-    figures.quarantined = [
-        (r.source, r.reason, r["count"])
-        for r in store.read(QUARANTINE).groupBy("source", "reason").count().orderBy("source", "reason").collect()
-    ]
-    figures.freshness = _freshness(store)
+    unpriced = _counts(store.read_arrow(UNPRICED_USAGE, ["unpriced_reason", "sku_name"]))
+    figures.unpriced = sorted(((reason, sku or "", n) for reason, sku, n in unpriced), key=lambda u: (u[1], u[0]))
+    figures.quarantined = sorted(_counts(store.read_arrow(QUARANTINE, ["source", "reason"])))
+    figures.freshness = _freshness(store, daily_all)
     return figures
+
+
+def _counts(table: pa.Table) -> list[tuple[Any, ...]]:
+    """Rows per distinct combination of the table's columns: (values..., count)."""
+    return [(*r.values(),) for r in grouped(table, table.column_names, [([], "count_all")])]
+
+
+def _top_workloads(store: TableReader, currency: str) -> list[tuple[str, str, str, Decimal]]:
+    keys = ["workload_type", "workload_id", "workload_name"]
+    workloads = in_currency(store.read_arrow(COST_BY_WORKLOAD, [*keys, "currency_code", "effective_cost"]), currency)
+    workloads = workloads.filter(pc.is_valid(workloads["workload_type"]))
+    rows = [
+        (r["workload_type"], r["workload_id"] or "", r["workload_name"] or "", amount(r["effective_cost_sum"]))
+        for r in grouped(workloads, keys, [("effective_cost", "sum")])
+    ]
+    return sorted(rows, key=lambda w: (-w[3], w[1]))[:TOP]
 
 
 def _month_to_date(daily: list[tuple[date, str, Decimal]]) -> list[tuple[str, Decimal]]:
@@ -99,27 +117,21 @@ def _month_to_date(daily: list[tuple[date, str, Decimal]]) -> list[tuple[str, De
     ]
 
 
-def _freshness(store: TableStore) -> list[dict[str, Any]]:
+def _freshness(store: TableReader, daily: pa.Table) -> list[dict[str, Any]]:
     """Per ingest source: the last ingest, its status, and the newest usage date of the gold source it feeds."""
-    log = store.read(INGEST_LOG)
-    ingests = {
-        r.source: r
-        for r in log.groupBy("source")
-        .agg(F.max("ingested_at").alias("last_ingest"), F.max(F.struct("ingested_at", "status")).alias("last"))
-        .collect()
-    }
-    newest = {
-        r.source: r.newest
-        for r in store.read(COST_DAILY).groupBy("source").agg(F.max("usage_date").alias("newest")).collect()
-    }
+    last: dict[str, tuple[Any, str]] = {}  # the newest (ingested_at, status) per source
+    for row in store.read_arrow(INGEST_LOG, ["source", "ingested_at", "status"]).to_pylist():
+        entry = (row["ingested_at"], row["status"])
+        last[row["source"]] = max(last.get(row["source"], entry), entry)
+    newest = {r["source"]: r["usage_date_max"] for r in grouped(daily, ["source"], [("usage_date", "max")])}
     rows = []
-    for source, ingest in sorted(ingests.items()):
+    for source, (ingested_at, status) in sorted(last.items()):
         fed = USAGE_SOURCE_OF.get(source)
         rows.append(
             {
                 "source": source,
-                "last_ingest": ingest.last_ingest,
-                "last_status": ingest["last"]["status"],
+                "last_ingest": ingested_at,
+                "last_status": status,
                 "gold_source": fed or "-",
                 "newest_usage_date": newest.get(fed) if fed else None,
             }

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import SparkSession
 
 from pipelines.config import PipelineConfig
-from pipelines.storage.base import Commit, Partitions, Replace, TableStore
+from pipelines.errors import StorageError
+from pipelines.storage.base import Commit, Partitions, Replace, TableReader, TableStore
 
-__all__ = ["Commit", "Partitions", "Replace", "TableStore", "delta_spark_available", "open_store"]
+__all__ = [
+    "Commit",
+    "Partitions",
+    "Replace",
+    "TableReader",
+    "TableStore",
+    "delta_spark_available",
+    "open_reader",
+    "open_store",
+    "reads_without_spark",
+]
 
 
 def delta_spark_available(spark: SparkSession) -> bool:
@@ -32,3 +45,33 @@ def open_store(spark: SparkSession, config: PipelineConfig) -> TableStore:
 
     ensure_local(config.warehouse)
     return DeltaRsStore(spark, config.warehouse)
+
+
+def reads_without_spark(config: PipelineConfig) -> bool:
+    """Whether the read-only commands can read this config's tables with delta-rs alone, without a JVM.
+
+    `storage: auto` picks delta-spark for writes when Delta's classes load in a JVM, but asking costs
+    starting one (tens of seconds on a small machine), which is most of what `status` would take. So
+    for reads, `auto` decides from the config instead: a local warehouse without a Unity Catalog
+    `catalog` holds its tables at `<warehouse>/<layer>/<table>` as standard Delta tables, which
+    delta-rs reads whichever backend wrote them. Catalog names and remote warehouses (s3://,
+    abfss://, dbfs:) are read through Spark; so is everything when the config says `delta-spark`.
+    """
+    from pipelines.storage.delta_rs import is_local_warehouse
+
+    if config.storage == "delta-spark":
+        return False
+    if config.storage == "delta-rs":
+        return True
+    return config.catalog is None and is_local_warehouse(config.warehouse)
+
+
+def open_reader(config: PipelineConfig, session: Callable[[], SparkSession]) -> TableReader:
+    """Read-only access for status, summary and report; `session` is called only when the tables need Spark."""
+    if not reads_without_spark(config):
+        return open_store(session(), config)
+    from pipelines.storage.delta_rs import DeltaRsReader, is_local_warehouse
+
+    if not is_local_warehouse(config.warehouse):
+        raise StorageError(f"the delta-rs backend reads a local file system; use delta-spark for {config.warehouse}")
+    return DeltaRsReader(config.warehouse)

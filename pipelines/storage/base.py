@@ -6,8 +6,9 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -117,6 +118,14 @@ class TableStore(ABC):
         """All rows as Python values, for small bookkeeping tables only (the ingest log); never usage data."""
 
     @abstractmethod
+    def read_arrow(self, table: TableSpec, columns: Sequence[str] | None = None) -> pa.Table:
+        """The current rows of a small table (gold aggregates, the ingest log) as Arrow, only `columns` if named.
+
+        A table that does not exist reads as an empty table with its contract's columns. The read-only
+        commands compute from these, so one code path serves both backends (see `TableReader`).
+        """
+
+    @abstractmethod
     def write(
         self,
         table: TableSpec,
@@ -170,3 +179,19 @@ class TableStore(ABC):
         return data.selectExpr(
             *[f"CAST(`{f.name}` AS {f.dataType.simpleString()}) AS `{f.name}`" for f in table.schema().fields]
         )
+
+
+class TableReader(Protocol):
+    """What the read-only commands (status, summary, report) use: every `TableStore` is one.
+
+    Nothing here returns a DataFrame, so a reader of local delta-rs tables needs no SparkSession
+    (`pipelines.storage.open_reader`).
+    """
+
+    def location(self, table: TableSpec) -> str: ...
+
+    def version(self, table: TableSpec) -> int | None: ...
+
+    def row_count(self, table: TableSpec) -> int: ...
+
+    def read_arrow(self, table: TableSpec, columns: Sequence[str] | None = None) -> pa.Table: ...

@@ -29,6 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from pipelines.errors import StorageError
+from pipelines.storage.arrow import contract_schema
 from pipelines.storage.base import Commit, Partitions, Replace, TableStore, decode_metadata, encode_metadata
 from pipelines.tables import TableSpec
 
@@ -122,6 +123,9 @@ class DeltaRsStore(TableStore):
     def read_rows(self, table: TableSpec) -> list[dict[str, Any]]:
         delta = self._table(table)
         return [] if delta is None else delta.to_pyarrow_table().to_pylist()
+
+    def read_arrow(self, table: TableSpec, columns: Sequence[str] | None = None) -> pa.Table:
+        return DeltaRsReader(self.warehouse).read_arrow(table, columns)
 
     def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
         root = self.location(table)
@@ -235,6 +239,48 @@ class DeltaRsStore(TableStore):
         if delta is None:
             return 0
         return sum(int(f["rows"] or 0) for f in self._files(delta, table))
+
+
+class DeltaRsReader:
+    """Read-only access to the tables under a local warehouse, without Spark (a `TableReader`).
+
+    Versions and row counts come from the Delta log, rows from `deltalake`'s Arrow reader: the
+    read-only commands (status, summary, report) answer without starting a JVM.
+    """
+
+    def __init__(self, warehouse: str) -> None:
+        self.warehouse = warehouse.removeprefix("file://")
+
+    def location(self, table: TableSpec) -> str:
+        return os.path.join(self.warehouse, table.layer, table.name)
+
+    def _table(self, table: TableSpec) -> DeltaTable | None:
+        path = self.location(table)
+        return DeltaTable(path) if DeltaTable.is_deltatable(path) else None
+
+    def version(self, table: TableSpec) -> int | None:
+        delta = self._table(table)
+        return None if delta is None else delta.version()
+
+    def row_count(self, table: TableSpec) -> int:
+        delta = self._table(table)
+        if delta is None:
+            return 0
+        return sum(n or 0 for n in pa.table(delta.get_add_actions(flatten=True))["num_records"].to_pylist())
+
+    def read_arrow(self, table: TableSpec, columns: Sequence[str] | None = None) -> pa.Table:
+        """The named columns (all by default); a column the stored table lacks (an older contract) reads as nulls."""
+        contract = contract_schema(table)
+        wanted = list(columns or contract.names)
+        delta = self._table(table)
+        if delta is None:
+            return contract.empty_table().select(wanted)
+        stored = {f.name for f in delta.schema().fields}
+        data = delta.to_pyarrow_table(columns=[c for c in wanted if c in stored])
+        for column in wanted:
+            if column not in stored:
+                data = data.append_column(contract.field(column), pa.nulls(data.num_rows, contract.field(column).type))
+        return data.select(wanted)
 
 
 def is_local_warehouse(warehouse: str) -> bool:

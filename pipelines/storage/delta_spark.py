@@ -6,9 +6,10 @@ It cannot run on machines without the Delta jars (Maven), so it is kept delibera
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.storage.base import (
@@ -56,6 +57,10 @@ class DeltaSparkStore(TableStore):
 
     def read_rows(self, table: TableSpec) -> list[dict[str, Any]]:
         return [row.asDict() for row in self.read(table).collect()]
+
+    def read_arrow(self, table: TableSpec, columns: Sequence[str] | None = None) -> pa.Table:
+        data = self.read(table)
+        return (data.select(*columns) if columns else data).toArrow()
 
     def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
         exists = self._delta(table) is not None
