@@ -57,6 +57,11 @@ demo: $(STAMP) $(LOCAL_FS_JAR) data/.generated-v2 ## generate sample deliveries,
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html
+	@echo ""
+	@echo "Tables: $(CURDIR)/warehouse/{bronze,silver,gold}/<table> (Delta; DuckDB, Polars and Spark read them)"
+	@echo "Report: $(CURDIR)/report.html (open it in a browser)"
+	@echo "Next:   $(BIN)/billing-lakehouse status --config conf/pipeline.yml   (versions, rows, last ingest per source)"
+	@echo "        notebooks/ explore gold; conf/pipeline.yml points the pipeline at your own deliveries"
 
 lint: $(STAMP) ## ruff (lint and format check) and mypy
 	$(BIN)/ruff check pipelines jobs notebooks tests benchmarks

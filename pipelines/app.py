@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.bronze.ingest_log import LogEntry
 from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import BillingLakehouseError, ConfigError
@@ -19,17 +21,34 @@ from pipelines.summary import cost_summary
 
 READ_ONLY_COMMANDS = ("status", "summary", "report")  # answered from Arrow, without Spark where possible
 
+log = logging.getLogger(__name__)
 
-def describe_run(summary: RunSummary) -> str:
+
+def describe_run(summary: RunSummary, verbose: bool = False) -> str:
+    """What a run did, one line per source; each delivery landed only when `verbose` (rejections and failures always).
+
+    A year of daily exports is hundreds of deliveries: listing each by default buries what needs attention.
+    """
     lines = [
         f"run {summary.run_id}: {len(summary.landed)} deliveries landed, {len(summary.rejected)} rejected, "
         f"{summary.unchanged} unchanged"
     ]
+    by_source: dict[str, tuple[list[LogEntry], list[LogEntry]]] = {}
     for entry in summary.landed:
-        lines.append(
-            f"  landed   {entry.delivery}: {entry.rows_read:,} read = {entry.rows_landed:,} landed"
-            f" + {entry.rows_quarantined:,} quarantined"
-        )
+        by_source.setdefault(entry.source, ([], []))[0].append(entry)
+    for entry in summary.rejected:
+        by_source.setdefault(entry.source, ([], []))[1].append(entry)
+    for source, (landed, rejected) in by_source.items():
+        read = sum(e.rows_read for e in landed)
+        rows = f"{read:,} rows read = {sum(e.rows_landed for e in landed):,} landed"
+        rows += f" + {sum(e.rows_quarantined for e in landed):,} quarantined"
+        lines.append(f"  {source:<14} {len(landed):>5,} landed, {len(rejected):,} rejected: {rows}")
+        if verbose:
+            lines.extend(
+                f"    landed   {e.delivery}: {e.rows_read:,} read = {e.rows_landed:,} landed"
+                f" + {e.rows_quarantined:,} quarantined"
+                for e in landed
+            )
     for entry in summary.rejected:
         lines.append(f"  REJECTED {entry.path}: {entry.error}")
     for failure in summary.failed:
@@ -67,7 +86,7 @@ def _month_bounds(config: PipelineConfig, months: tuple[str | None, str | None])
 
 def _exit_code(summary: RunSummary) -> int:
     """1 when a delivery was rejected or an API fetch failed (what did land is committed), else 0."""
-    print(describe_run(summary))
+    print(describe_run(summary, verbose=log.isEnabledFor(logging.INFO)))  # the CLI's -v
     if summary.rejected:
         print(f"{len(summary.rejected)} deliveries were rejected: see above and bronze.ingest_log", file=sys.stderr)
     if summary.failed:
