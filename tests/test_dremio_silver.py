@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.config.apis import DremioSource, RateCard, RateWindow
@@ -58,15 +59,30 @@ def test_only_the_configured_grain_reaches_silver_with_exact_dcus(spark: SparkSe
         ],
     )
     source = DremioSource(frequency="DAILY", group_by="ENGINE", sku_name="DREMIO_DCU", cloud="AZURE")
-    rows = dremio_usage.to_usage(bronze, source).collect()
-    assert len(rows) == 1
-    row = rows[0]
-    assert row.usage_quantity == Decimal("0.100000000000000001") and row.usage_unit == "DCU"
-    assert (row.source, row.sku_name, row.cloud) == ("dremio", "DREMIO_DCU", "AZURE")
-    assert (row.usage_metadata.engine_id, row.usage_metadata.project_id) == ("e-1", None)
-    assert (row.usage_start_time, row.usage_end_time) == (T(2024, 5, 1), T(2024, 5, 2))
-    again = dremio_usage.to_usage(bronze, source).collect()[0]
-    assert again.record_id == row.record_id
+    usage = dremio_usage.to_usage(bronze, source)
+
+    actual = usage.select(
+        "source",
+        "sku_name",
+        "cloud",
+        "usage_unit",
+        "usage_quantity",
+        "usage_metadata.engine_id",
+        "usage_metadata.project_id",
+        "usage_start_time",
+        "usage_end_time",
+    )
+    exact = Decimal("0.100000000000000001")
+    expected = spark.createDataFrame(
+        [("dremio", "DREMIO_DCU", "AZURE", "DCU", exact, "e-1", None, T(2024, 5, 1), T(2024, 5, 2))],
+        "source string, sku_name string, cloud string, usage_unit string, usage_quantity decimal(38,18),"
+        " engine_id string, project_id string, usage_start_time timestamp, usage_end_time timestamp",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    again = dremio_usage.to_usage(bronze, source)
+    assert_df_equality(
+        again.select("record_id"), usage.select("record_id"), ignore_row_order=True, ignore_nullable=True
+    )
 
 
 def test_a_rate_card_window_must_hold_the_whole_usage_period(spark: SparkSession, tmp_path: object) -> None:
@@ -95,11 +111,12 @@ def test_a_rate_card_window_must_hold_the_whole_usage_period(spark: SparkSession
         _bronze(spark, [("p-3", "PROJECT", "2024-05-01T00:00:00Z", "2024-05-02T00:00:00Z", "2", "DAILY", "PROJECT")]),
         DremioSource(frequency="DAILY"),
     )
-    priced = {
-        row.usage_metadata.project_id: row.effective_cost
-        for row in price_usage(hourly.unionByName(daily), prices, "USD").collect()
-    }
+    priced = price_usage(hourly.unionByName(daily), prices, "USD").select("usage_metadata.project_id", "effective_cost")
     # the hour ending at the change gets the old rate (not the new one, as an end-time rule would give);
     # the day that straddles the change has no window holding it: unpriced, never a blend or a guess
-    assert priced == {"p-1": Decimal("1.00"), "p-2": Decimal("0.60"), "p-3": None}
+    expected = spark.createDataFrame(
+        [("p-1", Decimal("1.00")), ("p-2", Decimal("0.60")), ("p-3", None)],
+        "project_id string, effective_cost decimal(38,18)",
+    )
+    assert_df_equality(priced, expected, ignore_row_order=True, ignore_nullable=True)
     store.write(DREMIO_USAGE, bronze, Replace.nothing(), {})  # the contract's schema is what bronze stores

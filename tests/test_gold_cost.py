@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import chispa
+from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.gold import aggregates
@@ -85,7 +85,7 @@ def test_price_window_boundaries_and_open_end(spark: SparkSession) -> None:
         "record_id string, list_price decimal(38,18), list_cost decimal(38,18), is_priced boolean,"
         " unpriced_reason string",
     )
-    chispa.assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=False)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=False)
 
 
 def test_unpriced_usage_has_null_cost_a_reason_and_is_listed(spark: SparkSession) -> None:
@@ -107,12 +107,15 @@ def test_unpriced_usage_has_null_cost_a_reason_and_is_listed(spark: SparkSession
         ],
     )
     cost = price_usage(usage, prices, "USD")
-    unpriced = {
-        r.record_id: r.unpriced_reason for r in aggregates.unpriced_usage(aggregates.attribution(cost)).collect()
-    }
+    unpriced = aggregates.unpriced_usage(aggregates.attribution(cost)).select("record_id", "unpriced_reason")
 
-    assert unpriced == {"no-sku-price": NO_PRICE_WINDOW, "no-cloud": NO_WORKSPACE_CLOUD, "overlap": NO_PRICE_WINDOW}
-    assert {r.record_id for r in cost.where("effective_cost is null").collect()} == set(unpriced)
+    expected = spark.createDataFrame(
+        [("no-sku-price", NO_PRICE_WINDOW), ("no-cloud", NO_WORKSPACE_CLOUD), ("overlap", NO_PRICE_WINDOW)],
+        "record_id string, unpriced_reason string",
+    )
+    assert_df_equality(unpriced, expected, ignore_row_order=True, ignore_nullable=True)
+    without_cost = cost.where("effective_cost is null").select("record_id")
+    assert_df_equality(without_cost, expected.select("record_id"), ignore_row_order=True, ignore_nullable=True)
 
 
 def test_each_usage_row_appears_once_even_with_many_price_windows(spark: SparkSession) -> None:
@@ -138,14 +141,18 @@ def test_overlapping_windows_are_flagged_never_both_used(spark: SparkSession) ->
             ("OTHER", T(2024, 2, 1), None, "0.2"),
         ],
     )
-    flags = {(r.sku_name, str(r.list_price.normalize())): r.overlaps_other_window for r in prices.collect()}
-    assert flags == {
-        (JOBS, "0.1"): True,
-        (JOBS, "0.2"): True,
-        (JOBS, "0.3"): False,
-        ("OTHER", "0.1"): False,
-        ("OTHER", "0.2"): False,
-    }
+    flags = prices.select("sku_name", "list_price", "overlaps_other_window")
+    expected = spark.createDataFrame(
+        [
+            (JOBS, Decimal("0.1"), True),
+            (JOBS, Decimal("0.2"), True),
+            (JOBS, Decimal("0.3"), False),
+            ("OTHER", Decimal("0.1"), False),
+            ("OTHER", Decimal("0.2"), False),
+        ],
+        "sku_name string, list_price decimal(38,18), overlaps_other_window boolean",
+    )
+    assert_df_equality(flags, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_costs_are_exact_decimals(spark: SparkSession) -> None:

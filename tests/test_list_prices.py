@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
 from pipelines.bronze.ingest_log import Run
@@ -71,15 +72,20 @@ def test_list_price_exports_land_and_become_exact_windows(
     refresh_prices(store)
 
     assert store.row_count(LIST_PRICES) == 2
-    assert [r.reason for r in store.read(QUARANTINE).collect()] == ["missing or unparseable price_start_time"]
-    windows = sorted(store.read(PRICES).collect(), key=lambda r: r.price_start_time)
-    assert [(w.price_start_time, w.price_end_time) for w in windows] == [
-        (datetime(2023, 1, 1), datetime(2024, 2, 15)),
-        (datetime(2024, 2, 15), None),
-    ]
-    assert windows[0].list_price == Decimal("0.150000000000000001")
-    assert (windows[1].list_price, windows[1].effective_list_price) == (Decimal("0.2"), Decimal("0.18"))
-    assert not any(w.overlaps_other_window for w in windows)
+    reasons = store.read(QUARANTINE).select("reason")
+    expected_reasons = spark.createDataFrame([("missing or unparseable price_start_time",)], "reason string")
+    assert_df_equality(reasons, expected_reasons, ignore_row_order=True, ignore_nullable=True)
+    columns = ("price_start_time", "price_end_time", "list_price", "effective_list_price", "overlaps_other_window")
+    windows = store.read(PRICES).select(*columns)
+    expected = spark.createDataFrame(
+        [
+            (datetime(2023, 1, 1), datetime(2024, 2, 15), Decimal("0.150000000000000001"), Decimal("0.15"), False),
+            (datetime(2024, 2, 15), None, Decimal("0.2"), Decimal("0.18"), False),
+        ],
+        "price_start_time timestamp, price_end_time timestamp, list_price decimal(38,18),"
+        " effective_list_price decimal(38,18), overlaps_other_window boolean",
+    )
+    assert_df_equality(windows, expected, ignore_row_order=True, ignore_nullable=True)
 
     again = land_list_prices(spark, store, ListPricesSource(str(tmp_path / "export"), file_format), Run())
     assert again is None

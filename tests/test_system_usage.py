@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -27,46 +28,63 @@ def landed(spark: SparkSession, records: list[tuple]) -> DataFrame:
     return bronze.landed_rows(bronze.validate(text), F.lit(None).cast("string"), F.current_timestamp())
 
 
-def netted(spark: SparkSession, records: list[tuple]) -> dict[tuple, Decimal]:
-    rows = silver.to_usage(landed(spark, records)).collect()
-    return {
-        (r.sku_name, tuple(sorted((r.custom_tags or {}).items())), r.usage_start_time.hour): r.usage_quantity
-        for r in rows
-    }
+# What netting decides: the SKU, the tags (as sorted entries: Spark cannot sort a map), the hour and the quantity.
+NETTED = (
+    "sku_name string, custom_tags array<struct<key:string,value:string>>, start_hour int, usage_quantity decimal(38,18)"
+)
+
+
+def netted_rows(usage: DataFrame) -> DataFrame:
+    return usage.select(
+        "sku_name",
+        F.array_sort(F.map_entries("custom_tags")).alias("custom_tags"),
+        F.hour("usage_start_time").alias("start_hour"),
+        "usage_quantity",
+    )
+
+
+def netted(spark: SparkSession, records: list[tuple]) -> DataFrame:
+    return netted_rows(silver.to_usage(landed(spark, records)))
 
 
 ORIGINAL = system_record("o1", quantity="259.4356", tags={"team": "ml"})
-KEY = (ORIGINAL[3], (("team", "ml"),), 10)
+SKU = ORIGINAL[3]
+ML = [("team", "ml")]
 
 
 def test_an_original_alone_stays_as_it_is(spark):
-    assert netted(spark, [ORIGINAL]) == {KEY: Decimal("259.4356")}
+    expected = spark.createDataFrame([(SKU, ML, 10, Decimal("259.4356"))], NETTED)
+    assert_df_equality(netted(spark, [ORIGINAL]), expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_lone_retraction_removes_the_usage(spark):
     retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
-    assert netted(spark, [ORIGINAL, retraction]) == {}
+    expected = spark.createDataFrame([], NETTED)
+    assert_df_equality(netted(spark, [ORIGINAL, retraction]), expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_restatement_replaces_the_quantity(spark):
     retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
     restatement = correction(ORIGINAL, "s1", "RESTATEMENT", "2024-03-20", usage_quantity=Decimal("100.5"))
-    assert netted(spark, [ORIGINAL, retraction, restatement]) == {KEY: Decimal("100.5")}
+    expected = spark.createDataFrame([(SKU, ML, 10, Decimal("100.5"))], NETTED)
+    actual = netted(spark, [ORIGINAL, retraction, restatement])
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_restatement_that_changes_a_tag_moves_the_usage_to_the_new_tag(spark):
     retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
     restatement = correction(ORIGINAL, "s1", "RESTATEMENT", "2024-03-20", custom_tags={"team": "bi"})
-    result = netted(spark, [ORIGINAL, retraction, restatement])
-    assert result == {(ORIGINAL[3], (("team", "bi"),), 10): Decimal("259.4356")}
+    expected = spark.createDataFrame([(SKU, [("team", "bi")], 10, Decimal("259.4356"))], NETTED)
+    actual = netted(spark, [ORIGINAL, retraction, restatement])
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_restatement_that_changes_the_sku_moves_the_usage_to_the_new_sku(spark):
     retraction = correction(ORIGINAL, "r1", "RETRACTION", "2024-03-20")
     restatement = correction(ORIGINAL, "s1", "RESTATEMENT", "2024-03-20", sku_name="PREMIUM_JOBS_COMPUTE")
-    assert netted(spark, [ORIGINAL, retraction, restatement]) == {
-        ("PREMIUM_JOBS_COMPUTE", (("team", "ml"),), 10): Decimal("259.4356")
-    }
+    expected = spark.createDataFrame([("PREMIUM_JOBS_COMPUTE", ML, 10, Decimal("259.4356"))], NETTED)
+    actual = netted(spark, [ORIGINAL, retraction, restatement])
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_tag_maps_net_whatever_order_their_keys_arrive_in(spark):
@@ -79,8 +97,9 @@ def test_tag_maps_net_whatever_order_their_keys_arrive_in(spark):
     reordered = text.withColumn(
         "custom_tags", F.when(F.col("record_id") == "r2", F.lit('{"b":"2","a":"1"}')).otherwise(F.col("custom_tags"))
     )
-    rows = silver.to_usage(bronze.landed_rows(bronze.validate(reordered), F.lit(None), F.current_timestamp())).collect()
-    assert rows == []
+    usage = silver.to_usage(bronze.landed_rows(bronze.validate(reordered), F.lit(None), F.current_timestamp()))
+    expected = spark.createDataFrame([], NETTED)
+    assert_df_equality(netted_rows(usage), expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_netted_totals_equal_the_seed_group_by_all_query(spark):
@@ -108,7 +127,7 @@ def test_netted_totals_equal_the_seed_group_by_all_query(spark):
         .groupBy("workspace_id", "usage_date", "sku_name", "usage_unit")
         .agg(F.sum("usage_quantity").alias("quantity"))
     )
-    assert sorted(seed.collect()) == sorted(ours.collect())
+    assert_df_equality(ours, seed, ignore_row_order=True, ignore_nullable=True)
     assert {r.usage_unit for r in ours.collect()} == {"DBU", "DSU"}
 
 
@@ -117,16 +136,24 @@ def test_bad_records_get_a_reason_and_good_ones_none(spark):
     no_id = system_record("")
     bad_type = system_record("b2", record_type="CORRECTION")
     frame = system_frame(spark, [good, no_id, bad_type]).withColumn("_source_file", F.lit("x"))
-    reasons = {r.record_id: r._reason for r in bronze.validate(bronze.as_text(frame, F.lit("d"))).collect()}
-    assert reasons["g1"] is None
-    assert reasons[""] == "missing record_id"
-    assert reasons["b2"] == "record_type is not one of ORIGINAL, RETRACTION, RESTATEMENT"
+    reasons = bronze.validate(bronze.as_text(frame, F.lit("d"))).select("record_id", "_reason")
+    expected = spark.createDataFrame(
+        [
+            ("g1", None),
+            ("", "missing record_id"),
+            ("b2", "record_type is not one of ORIGINAL, RETRACTION, RESTATEMENT"),
+        ],
+        "record_id string, _reason string",
+    )
+    assert_df_equality(reasons, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_new_records_keeps_each_record_id_once_and_skips_what_bronze_holds(spark):
     first = landed(spark, [system_record("a"), system_record("b")])
     again = landed(spark, [system_record("b"), system_record("c"), system_record("c")])
-    assert sorted(r.record_id for r in bronze.new_records(again, first).collect()) == ["c"]
+    new = bronze.new_records(again, first).select("record_id")
+    expected = spark.createDataFrame([("c",)], "record_id string")
+    assert_df_equality(new, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def write_as(spark: SparkSession, folder: Path, file_format: str, records: list[tuple]) -> None:
@@ -153,12 +180,17 @@ def test_exports_in_every_format_land_the_same_records(spark: SparkSession, tmp_
     result = land_system_usage(spark, store, source, Run())
 
     assert [(e.rows_read, e.rows_landed, e.rows_quarantined) for e in result.landed] == [(3, 2, 1)]
-    landed = {r.record_id: r for r in store.read(SYSTEM_USAGE).collect()}
-    assert sorted(landed) == ["o1", "r1"]
-    assert landed["o1"].usage_quantity == Decimal("1.25") and landed["r1"].usage_quantity == Decimal("-1.25")
-    assert json.loads(landed["o1"].custom_tags) == {"team": "ml", "note": 'says "hi", twice'}
-    assert json.loads(landed["o1"].usage_metadata)["job_name"] == "nightly etl"
-    assert [r.reason for r in store.read(QUARANTINE).collect()] == ["missing usage_unit"]
+    quantities = store.read(SYSTEM_USAGE).select("record_id", "usage_quantity")
+    expected = spark.createDataFrame(
+        [("o1", Decimal("1.25")), ("r1", Decimal("-1.25"))], "record_id string, usage_quantity decimal(38,18)"
+    )
+    assert_df_equality(quantities, expected, ignore_row_order=True, ignore_nullable=True)
+    o1 = store.read(SYSTEM_USAGE).where("record_id = 'o1'").collect()[0]
+    assert json.loads(o1.custom_tags) == {"team": "ml", "note": 'says "hi", twice'}
+    assert json.loads(o1.usage_metadata)["job_name"] == "nightly etl"
+    reasons = store.read(QUARANTINE).select("reason")
+    expected_reasons = spark.createDataFrame([("missing usage_unit",)], "reason string")
+    assert_df_equality(reasons, expected_reasons, ignore_row_order=True, ignore_nullable=True)
     assert silver.to_usage(store.read(SYSTEM_USAGE)).count() == 0  # the retraction nets the original away
     assert land_system_usage(spark, store, source, Run()).landed == []  # unchanged files are skipped
 
