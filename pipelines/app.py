@@ -11,13 +11,17 @@ from pathlib import Path
 from pipelines.bronze.ingest_log import LogEntry
 from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
-from pipelines.errors import BillingLakehouseError, ConfigError
+from pipelines.errors import BillingLakehouseError, ConfigError, WarehouseBusy
 from pipelines.report import build_report
 from pipelines.runner import RunSummary, ingest, run_pipeline, transform
 from pipelines.spark import build_spark
 from pipelines.status import format_status
 from pipelines.storage import open_reader, open_store
+from pipelines.storage.lease import warehouse_lease
 from pipelines.summary import cost_summary
+
+WRITING_COMMANDS = ("run", "ingest", "transform")  # each holds the warehouse's lease while it runs
+EXIT_WAREHOUSE_BUSY = 4  # another run held the warehouse for longer than lease_wait_seconds
 
 READ_ONLY_COMMANDS = ("status", "summary", "report")  # answered from Arrow, without Spark where possible
 
@@ -94,6 +98,20 @@ def _exit_code(summary: RunSummary) -> int:
     return 1 if summary.rejected or summary.failed else 0
 
 
+def _write(command: str, config: PipelineConfig, source: str | None, months: tuple[str | None, str | None]) -> int:
+    """run, ingest or transform, while this process holds the warehouse's lease."""
+    spark = build_spark(conf=config.spark_conf)
+    store = open_store(spark, config)
+    if command == "run":
+        return _exit_code(run_pipeline(spark, config, store))
+    if command == "ingest":
+        chosen = None if months == (None, None) else month_range(*_month_bounds(config, months))
+        return _exit_code(ingest(spark, config, store, source, chosen))
+    summary = RunSummary("transform")
+    transform(spark, config, store, summary)
+    return _exit_code(summary)
+
+
 def _read_only(command: str, config: PipelineConfig, out: str | None) -> int:
     """status, summary or report: local delta-rs tables are read without a JVM (`open_reader`)."""
     store = open_reader(config, lambda: build_spark(conf=config.spark_conf))  # a session only where one is needed
@@ -122,15 +140,11 @@ def run_command(
         check_ingest_source(config, source, months)
     if command in READ_ONLY_COMMANDS:
         return _read_only(command, config, out)
-    spark = build_spark(conf=config.spark_conf)
-    store = open_store(spark, config)
-    if command == "run":
-        return _exit_code(run_pipeline(spark, config, store))
-    if command == "ingest":
-        chosen = None if months == (None, None) else month_range(*_month_bounds(config, months))
-        return _exit_code(ingest(spark, config, store, source, chosen))
-    if command == "transform":
-        summary = RunSummary("transform")
-        transform(spark, config, store, summary)
-        return _exit_code(summary)
+    if command in WRITING_COMMANDS:
+        try:
+            with warehouse_lease(config.warehouse, config.lease_wait_seconds, f"billing-lakehouse {command}"):
+                return _write(command, config, source, months)
+        except WarehouseBusy as error:
+            print(f"billing-lakehouse: {error}", file=sys.stderr)
+            return EXIT_WAREHOUSE_BUSY
     raise ValueError(f"unknown command {command}")

@@ -32,3 +32,7 @@ class SourceApiError(BillingLakehouseError):
 
 class CredentialsRejected(SourceApiError):
     """A usage API refused the credentials (HTTP 401 or 403); the message names what to check."""
+
+
+class WarehouseBusy(BillingLakehouseError):
+    """Another run holds the warehouse's lease and did not finish within the configured wait; nothing was written."""

@@ -14,9 +14,10 @@ from pipelines.bronze.land_legacy import land_legacy_usage
 from pipelines.bronze.land_prices import land_list_prices
 from pipelines.bronze.land_system import land_system_usage
 from pipelines.config import PipelineConfig
-from pipelines.errors import SourceApiError
+from pipelines.errors import SourceApiError, SourceMissing
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
+from pipelines.sources.files import location_exists
 from pipelines.storage import TableStore, open_store
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,20 @@ class RunSummary:
         self.note(table, landing.bronze_version)
 
 
+def check_locations(spark: SparkSession, config: PipelineConfig, only: str | None = None) -> None:
+    """Every delivery folder or export this ingest reads must exist, checked before anything is written."""
+    if only is not None:
+        return  # an API fetch creates its own landing folder
+    sources = {
+        "sources.legacy_csv.path": config.legacy_csv and config.legacy_csv.path,
+        "sources.system_usage.path": config.system_usage and config.system_usage.path,
+        "sources.list_prices.path": config.list_prices and config.list_prices.path,
+    }
+    for key, location in sources.items():
+        if location and not location_exists(spark, location):
+            raise SourceMissing(f"{key}: source location does not exist: {location}; nothing was written")
+
+
 def ingest(
     spark: SparkSession,
     config: PipelineConfig,
@@ -58,7 +73,9 @@ def ingest(
     An API that fails is reported in `summary.failed` and the other sources still land: what each
     API delivered before it failed is committed, and the next run picks up from there.
     """
-    run = Run()
+    check_locations(spark, config, only)
+    store.begin()
+    run, record_limit = Run(), config.max_record_bytes
     summary = RunSummary(run.run_id)
     if only in (None, "account-api") and config.account_api is not None:
         assert config.account_id is not None  # checked when the config was loaded
@@ -69,11 +86,14 @@ def ingest(
             )
         except SourceApiError as error:
             summary.failed.append(f"account-api: {error}")
-        summary.add("bronze.legacy_usage", land_legacy_usage(spark, store, config.account_api.landing, run))
+        summary.add(
+            "bronze.legacy_usage",
+            land_legacy_usage(spark, store, config.account_api.landing, run, record_limit),
+        )
     if only is None and config.legacy_csv is not None:
-        summary.add("bronze.legacy_usage", land_legacy_usage(spark, store, config.legacy_csv.path, run))
+        summary.add("bronze.legacy_usage", land_legacy_usage(spark, store, config.legacy_csv.path, run, record_limit))
     if only is None and config.system_usage is not None:
-        summary.add("bronze.system_usage", land_system_usage(spark, store, config.system_usage, run))
+        summary.add("bronze.system_usage", land_system_usage(spark, store, config.system_usage, run, record_limit))
     if only is None and config.list_prices is not None:
         summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
     if only in (None, "dremio") and config.dremio is not None:
@@ -86,6 +106,7 @@ def ingest(
 
 def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, summary: RunSummary) -> None:
     """Refresh silver and gold from whatever bronze holds now: only the usage dates that changed."""
+    store.begin()
     summary.note("silver.prices", refresh_prices(store, config.rate_cards))
     summary.note("silver.usage", refresh_usage(spark, store, config))
     summary.note("silver.superseded_legacy_usage", refresh_superseded_legacy_usage(spark, store, config))

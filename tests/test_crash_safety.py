@@ -43,7 +43,9 @@ class KilledAtEveryCommit(DeltaRsStore):
         shutil.copytree(self.warehouse, self.states / f"{len(self.commits):02d}")
         self.commits.append(table.key)
 
-    def _commit(self, table: TableSpec, adds: list[AddAction], replace: Replace, metadata: Mapping[str, Any]) -> int:
+    def _commit(
+        self, table: TableSpec, adds: list[AddAction], replace: Replace, metadata: Mapping[str, Any]
+    ) -> int | None:
         self._kill_point(table)
         return super()._commit(table, adds, replace, metadata)
 

@@ -12,7 +12,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from pipelines.logs import progress, redact
-from pipelines.sources.files import DeliveredFile, sha256_of
+from pipelines.sources.files import DeliveredFile, RecordLimit, check_files
 from pipelines.storage import TableStore
 from pipelines.tables import INGEST_LOG
 
@@ -59,6 +59,12 @@ class LogEntry:
     def same_file(self, file: DeliveredFile) -> bool:
         return (self.path, self.size, self.modified_ms) == (file.path, file.size, file.modified_ms)
 
+    def rejected_when_nothing_landed(self) -> LogEntry:
+        """A landed delivery whose every record was quarantined counts as rejected (its rows are in the quarantine)."""
+        if self.status != LANDED or not self.rows_read or self.rows_landed:
+            return self
+        return replace(self, status=REJECTED, error=f"all {self.rows_read:,} records quarantined")
+
     def with_counts(self, read: int, landed: int, quarantined: int) -> LogEntry:
         return replace(self, rows_read=read, rows_landed=landed, rows_quarantined=quarantined)
 
@@ -72,6 +78,19 @@ class LandingResult:
     unchanged: int = 0
     bronze_version: int | None = None
 
+    def record(self, entry: LogEntry) -> None:
+        """Count a delivery's entry as landed or rejected."""
+        (self.rejected if entry.status == REJECTED else self.landed).append(entry)
+
+
+@dataclass
+class FileChanges:
+    """What the files of a source are compared with the log: changed (with sha256), refused, unchanged."""
+
+    changed: list[tuple[DeliveredFile, str]] = field(default_factory=list)
+    refused: list[LogEntry] = field(default_factory=list)  # unreadable, or a record longer than allowed
+    unchanged: int = 0
+
 
 def changed_files(
     spark: SparkSession,
@@ -79,11 +98,13 @@ def changed_files(
     latest: dict[str, LogEntry],
     key: Callable[[DeliveredFile], str],
     source: str,
-) -> tuple[list[tuple[DeliveredFile, str]], int]:
+    limit: RecordLimit | None = None,
+) -> FileChanges:
     """Files whose content differs from the last one logged for their delivery, with their sha256.
 
     A file with the logged path, size and modification time is taken as unchanged without reading it.
-    Returns the changed files and how many were unchanged.
+    A changed file that cannot be read, or holds a record longer than `limit`, is refused: a rejected
+    log entry naming why, while the other files go on.
     """
     maybe_changed = []
     for file in files:
@@ -100,26 +121,44 @@ def changed_files(
             files=len(maybe_changed),
             bytes=size,
         )
-    digests = sha256_of(spark, maybe_changed)
-    changed = []
+    digests = check_files(spark, maybe_changed, limit)
+    result = FileChanges()
     for file in maybe_changed:
-        previous = latest.get(key(file))
+        previous, digest = latest.get(key(file)), digests[file.path]
         if previous is None:
             log.info("%s: new delivery %s", file.path, key(file))
-        elif previous.sha256 == digests[file.path]:
+        elif digest.sha256 is not None and previous.sha256 == digest.sha256:
             log.info("skipping %s: touched, but its content (sha256) is what was %s", file.path, previous.status)
             continue
         else:
             log.info("%s: content changed since it was %s; it replaces that delivery", file.path, previous.status)
-        changed.append((file, digests[file.path]))
+        if digest.problem is not None:
+            log.warning("rejected %s: %s", file.path, digest.problem)
+            result.refused.append(
+                LogEntry(
+                    source,
+                    key(file),
+                    file.path,
+                    file.size,
+                    file.modified_ms,
+                    digest.sha256,
+                    REJECTED,
+                    error=digest.problem,
+                )
+            )
+        elif digest.sha256 is not None:
+            result.changed.append((file, digest.sha256))
+    result.unchanged = len(files) - len(result.changed) - len(result.refused)
     progress(
-        f"{source}: {len(files)} files, {len(changed)} new or changed, {len(files) - len(changed)} unchanged",
+        f"{source}: {len(files)} files, {len(result.changed)} new or changed, {len(result.refused)} unreadable"
+        f" or refused, {result.unchanged} unchanged",
         source=source,
         files=len(files),
-        changed=len(changed),
-        unchanged=len(files) - len(changed),
+        changed=len(result.changed),
+        refused=len(result.refused),
+        unchanged=result.unchanged,
     )
-    return changed, len(files) - len(changed)
+    return result
 
 
 def progress_landed(source: str, result: LandingResult) -> None:

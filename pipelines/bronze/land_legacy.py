@@ -27,10 +27,11 @@ from pipelines.bronze.ingest_log import (
     latest_entries,
     progress_landed,
 )
-from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
+from pipelines.bronze.quarantine import counts_by_delivery, held_deliveries, quarantined_rows
+from pipelines.config.pipeline import DEFAULT_MAX_RECORD_BYTES
 from pipelines.incremental import date_ranges
 from pipelines.logs import fields
-from pipelines.sources.files import DeliveredFile, first_line, list_files
+from pipelines.sources.files import DeliveredFile, RecordLimit, first_line, list_files
 from pipelines.sources.legacy_csv import read_legacy_csv
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import LEGACY_CSV_COLUMNS, LEGACY_USAGE, QUARANTINE
@@ -53,16 +54,29 @@ def _entry(file: DeliveredFile, sha: str | None, status: str, error: str | None 
     )
 
 
-def land_legacy_usage(spark: SparkSession, store: TableStore, location: str, run: Run) -> LandingResult:
-    """Land every new or changed delivery under `location`; reject malformed files whole."""
+def land_legacy_usage(
+    spark: SparkSession,
+    store: TableStore,
+    location: str,
+    run: Run,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> LandingResult:
+    """Land every new or changed delivery under `location`; reject malformed files whole, and files that
+    cannot be read or hold a record longer than `max_record_bytes` (such a record is never read into memory)."""
     result = LandingResult()
     latest = latest_entries(store, legacy_usage.SOURCE)
     files = list_files(spark, location)
-    changed, result.unchanged = changed_files(
-        spark, files, latest, lambda f: legacy_usage.delivery_key(f.name), legacy_usage.SOURCE
+    changes = changed_files(
+        spark,
+        files,
+        latest,
+        lambda f: legacy_usage.delivery_key(f.name),
+        legacy_usage.SOURCE,
+        RecordLimit(max_record_bytes),
     )
+    result.unchanged, result.rejected = changes.unchanged, changes.refused
     accepted: list[tuple[DeliveredFile, str]] = []
-    for file, sha in changed:
+    for file, sha in changes.changed:
         problem = None
         if not legacy_usage.FILE_NAME.match(file.name):
             problem = f"file name does not match {EXPECTED_NAME}"
@@ -74,31 +88,37 @@ def land_legacy_usage(spark: SparkSession, store: TableStore, location: str, run
         else:
             accepted.append((file, sha))
     if accepted:
-        result.landed, result.bronze_version = _land(spark, store, accepted, run)
+        entries, result.bronze_version = _land(spark, store, accepted, run, max_record_bytes)
+        for entry in entries:
+            result.record(entry)
     append_entries(store, run, result.landed + result.rejected)
     progress_landed(legacy_usage.SOURCE, result)
     return result
 
 
 def _land(
-    spark: SparkSession, store: TableStore, accepted: list[tuple[DeliveredFile, str]], run: Run
+    spark: SparkSession, store: TableStore, accepted: list[tuple[DeliveredFile, str]], run: Run, max_record_bytes: int
 ) -> tuple[list[LogEntry], int]:
+    """Land the accepted files in one commit per table. A delivery whose every record was quarantined
+    comes back rejected (its rows are in the quarantine, none in bronze)."""
     key = legacy_usage.delivery_key
     sha_map = F.create_map(*[F.lit(x) for file, sha in accepted for x in (key(file.name), sha)])
     sha = sha_map[F.col("delivery")]
     ingested_at = F.lit(run.started_at).cast("timestamp")
 
-    validated = legacy_usage.validate(read_legacy_csv(spark, [f.path for f, _ in accepted]))
+    validated = legacy_usage.validate(read_legacy_csv(spark, [f.path for f, _ in accepted], max_record_bytes))
     validated = validated.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         counts = {row.delivery: row for row in counts_by_delivery(validated).collect()}
         deliveries = [key(f.name) for f, _ in accepted]
-        store.write(
-            QUARANTINE,
-            quarantined_rows(validated, legacy_usage.SOURCE, LEGACY_CSV_COLUMNS, sha, ingested_at),
-            Replace.where([{"source": legacy_usage.SOURCE, "delivery": d} for d in deliveries]),
-            {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
-        )
+        quarantined = any(row.rows_quarantined for row in counts.values())
+        if quarantined or held_deliveries(store, legacy_usage.SOURCE) & set(deliveries):
+            store.write(
+                QUARANTINE,
+                quarantined_rows(validated, legacy_usage.SOURCE, LEGACY_CSV_COLUMNS, sha, ingested_at),
+                Replace.where([{"source": legacy_usage.SOURCE, "delivery": d} for d in deliveries]),
+                {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
+            )
         partitions = [_partition(file) for file, _ in accepted]
         landed = legacy_usage.landed_rows(validated, sha, ingested_at)
         version = store.write(
@@ -115,7 +135,7 @@ def _land(
         entry = _entry(file, digest, LANDED)
         if row is not None:
             entry = entry.with_counts(row.rows_read, row.rows_landed, row.rows_quarantined)
-        entries.append(replace(entry, table_version=version))
+        entries.append(replace(entry, table_version=version).rejected_when_nothing_landed())
         log.info(
             "landed %s: %s rows read = %s landed + %s quarantined, replacing the partition %s",
             file.name,

@@ -36,9 +36,10 @@ from pipelines.bronze.ingest_log import (
 from pipelines.bronze.quarantine import counts_by_delivery, quarantined_rows
 from pipelines.columns import normalised_path, normalised_path_column
 from pipelines.config import SystemUsageSource
+from pipelines.config.pipeline import DEFAULT_MAX_RECORD_BYTES
 from pipelines.incremental import date_partitions
 from pipelines.logs import progress
-from pipelines.sources.files import DeliveredFile, first_line, list_files, relative_name
+from pipelines.sources.files import DeliveredFile, RecordLimit, first_line, list_files, relative_name
 from pipelines.sources.system_tables import read_exports, read_table
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import QUARANTINE, SYSTEM_USAGE, SYSTEM_USAGE_COLUMNS
@@ -49,15 +50,24 @@ WATERMARK = "max_ingestion_date"
 Counts = tuple[int, int, int]  # records read, landed, quarantined
 
 
-def land_system_usage(spark: SparkSession, store: TableStore, source: SystemUsageSource, run: Run) -> LandingResult:
-    """Land what is new in the system usage table or its exports."""
+def land_system_usage(
+    spark: SparkSession,
+    store: TableStore,
+    source: SystemUsageSource,
+    run: Run,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> LandingResult:
+    """Land what is new in the system usage table or its exports (text exports: no record over `max_record_bytes`)."""
     if source.table is not None:
         return _land_table(spark, store, source.table, source.lookback_days, run)
     assert source.path is not None
-    return _land_exports(spark, store, source.path, source.format, run)
+    limit = None if source.format == "parquet" else RecordLimit(max_record_bytes, quoted=source.format == "csv")
+    return _land_exports(spark, store, source.path, source.format, run, limit)
 
 
-def _land_exports(spark: SparkSession, store: TableStore, location: str, file_format: str, run: Run) -> LandingResult:
+def _land_exports(
+    spark: SparkSession, store: TableStore, location: str, file_format: str, run: Run, limit: RecordLimit | None
+) -> LandingResult:
     result = LandingResult()
     latest = latest_entries(store, system_usage.SOURCE)
 
@@ -65,8 +75,10 @@ def _land_exports(spark: SparkSession, store: TableStore, location: str, file_fo
         return f"{system_usage.SOURCE}/{relative_name(location, file)}"
 
     files = list_files(spark, location, recursive=True)
-    changed, result.unchanged = changed_files(spark, files, latest, key, system_usage.SOURCE)
+    changes = changed_files(spark, files, latest, key, system_usage.SOURCE, limit)
+    result.unchanged, result.rejected, changed = changes.unchanged, changes.refused, changes.changed
     if not changed:
+        append_entries(store, run, result.rejected)
         return result
     groups: dict[tuple[str, ...], list[tuple[DeliveredFile, str]]] = {}
     for file, sha in changed:
@@ -104,8 +116,8 @@ def _land_exports(spark: SparkSession, store: TableStore, location: str, file_fo
             log.warning("rejected %s: %s", file.path, entry.error)
             result.rejected.append(entry)
             continue
-        entry = _file_entry(key(file), file, digest, LANDED).with_counts(*row)
-        result.landed.append(replace(entry, table_version=version))
+        entry = replace(_file_entry(key(file), file, digest, LANDED).with_counts(*row), table_version=version)
+        result.record(entry.rejected_when_nothing_landed())
     result.bronze_version = version
     append_entries(store, run, result.landed + result.rejected)
     progress_landed(system_usage.SOURCE, result)

@@ -45,6 +45,11 @@ def counts_by_delivery(validated: DataFrame) -> DataFrame:
     )
 
 
+def held_deliveries(store: TableStore, source: str) -> set[str]:
+    """The deliveries of a source that have rows in the quarantine now."""
+    return {str(p["delivery"]) for p in store.partition_values(QUARANTINE) if p.get("source") == source}
+
+
 def replace_quarantined(
     store: TableStore,
     source: str,
@@ -57,8 +62,7 @@ def replace_quarantined(
     Nothing is written when there is nothing to quarantine and those deliveries held nothing before.
     Returns the new version, or None when nothing was written.
     """
-    held = {p.get("delivery") for p in store.partition_values(QUARANTINE) if p.get("source") == source}
-    if not rows and not held & set(deliveries):
+    if not rows and not held_deliveries(store, source) & set(deliveries):
         return None
     return store.write(
         QUARANTINE,

@@ -34,6 +34,10 @@ STORAGE_BACKENDS = ("auto", "delta-rs", "delta-spark")
 TIERS = ("STANDARD", "PREMIUM", "ENTERPRISE")
 EXPORT_FORMATS = ("parquet", "csv", "json")
 DEFAULT_LOOKBACK_DAYS = 3
+# How long a run waits for another run on the same warehouse to finish before it gives up.
+DEFAULT_LEASE_WAIT_SECONDS = 300
+# The longest record a delivered file may hold; a file with a longer one is rejected, never read into memory.
+DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 _TEMPLATE_FIELD = re.compile(r"{(\w*)}")
 
 
@@ -112,6 +116,8 @@ class PipelineConfig:
     catalog: str | None = None
     schemas: dict[str, str] = field(default_factory=dict)
     spark_conf: dict[str, str] = field(default_factory=dict)
+    lease_wait_seconds: int = DEFAULT_LEASE_WAIT_SECONDS
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     @property
     def dremio_grain(self) -> tuple[str, str, str, str] | None:
@@ -226,7 +232,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     reader = YamlReader(file, overrides)
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
-    reader.unknown_keys(data, allowed | {"rate_cards", "catalog", "schemas", "spark_conf"}, "")
+    optional = {"rate_cards", "catalog", "schemas", "spark_conf", "lease_wait_seconds", "max_record_bytes"}
+    reader.unknown_keys(data, allowed | optional, "")
 
     skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
     skus = load_skus(Path(skus_file))
@@ -291,4 +298,10 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         account_api=account_api,
         dremio=dremio,
         rate_cards=rate_cards,
+        lease_wait_seconds=reader.integer(
+            data, "lease_wait_seconds", "lease_wait_seconds", DEFAULT_LEASE_WAIT_SECONDS, 0, 24 * 3600
+        ),
+        max_record_bytes=reader.integer(
+            data, "max_record_bytes", "max_record_bytes", DEFAULT_MAX_RECORD_BYTES, 1024, 1024**3
+        ),
     )

@@ -52,6 +52,9 @@ def net_corrections(bronze: DataFrame) -> DataFrame:
     # so each date's rows end up in one task and silver gets one file per date.
     netted = (
         bronze.repartition("usage_date")
+        # A record bronze holds twice (two runs that both appended it) counts once: netting sums quantities.
+        # A record_id has one usage_date, so this reuses the date clustering (no extra shuffle).
+        .dropDuplicates(["usage_date", "record_id"])
         .withColumns(keys)
         .groupBy(*SCALAR_ATTRIBUTES, *keys)
         .agg(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pipelines.config.pipeline import DEFAULT_MAX_RECORD_BYTES
 from pipelines.tables import LEGACY_CSV_COLUMNS
 
 CORRUPT_RECORD = "_corrupt_record"
@@ -33,12 +34,17 @@ def header_problem(line: str | None) -> str | None:
     return None
 
 
-def read_legacy_csv(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
-    """The 12 columns as strings, `_corrupt_record` for rows with the wrong field count, `_source_file`
+def read_legacy_csv(
+    spark: SparkSession, paths: Sequence[str], max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> DataFrame:
+    """The 12 columns as strings, `_corrupt_record` for records with the wrong field count, `_source_file`
     (the file's path) and `_file_name` (its name).
 
     `escape '"'` reads the `""`-escaped JSON tag columns (the delivered format); an explicit schema
-    keeps every value as its text, so decimals are never parsed through a float.
+    keeps every value as its text, so decimals are never parsed through a float. `multiLine` reads a
+    record whose quoted field holds a line break as one record (legal CSV), CRLF and LF alike; a file is
+    then read by one task. No field may exceed `max_record_bytes` characters (the files were measured
+    before, so this only guards memory).
     """
     schema = ", ".join(f"`{c}` string" for c in (*LEGACY_CSV_COLUMNS, CORRUPT_RECORD))
     return (
@@ -49,6 +55,8 @@ def read_legacy_csv(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
         .option("encoding", "UTF-8")
         .option("ignoreLeadingWhiteSpace", "false")
         .option("ignoreTrailingWhiteSpace", "false")
+        .option("multiLine", "true")
+        .option("maxCharsPerColumn", str(max_record_bytes))
         .schema(schema)
         .csv(list(paths))
         .withColumns(

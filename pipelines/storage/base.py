@@ -18,6 +18,8 @@ from pipelines.tables import TableSpec
 Partitions = Sequence[Mapping[str, str]]
 
 METADATA_APP = "billing-lakehouse"
+# Every write carries a Delta application transaction (txnAppId/txnVersion) under this id.
+TRANSACTION_APP = METADATA_APP
 RECENT_COMMITS = 20  # how far back to look for this project's last commit
 
 
@@ -100,6 +102,30 @@ class TableStore(ABC):
 
     def __init__(self, spark: SparkSession) -> None:
         self.spark = spark
+        self._first_seen: dict[str, int] = {}
+
+    def begin(self) -> None:
+        """Start a unit of work (an ingest or a transform): its writes are checked against what it reads from now on.
+
+        Each write carries the Delta application transaction (`TRANSACTION_APP`, one more than the table
+        version this unit first saw). A table another run committed to since then already holds that
+        transaction version, so the write is skipped: two runs planned from the same table state never
+        both commit (no row appended twice), whichever commits first wins.
+        """
+        self._first_seen.clear()
+
+    def _observe(self, table: TableSpec, version: int | None) -> None:
+        """Remember the first version of a table this unit of work saw (-1: it did not exist)."""
+        self._first_seen.setdefault(table.key, -1 if version is None else version)
+
+    def transaction_version(self, table: TableSpec, current: int | None) -> int:
+        """The application transaction version a write of `table` carries (see `begin`)."""
+        self._observe(table, current)
+        return self._first_seen[table.key] + 1
+
+    def _committed(self, table: TableSpec, version: int) -> None:
+        """This unit's own commit: its later writes of the table build on it."""
+        self._first_seen[table.key] = version
 
     @abstractmethod
     def location(self, table: TableSpec) -> str:

@@ -10,6 +10,7 @@ Reads go through the current snapshot's file list. Works on a local (or mounted)
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -24,14 +25,31 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake import Schema as DeltaSchema
-from deltalake.transaction import AddAction, CommitProperties, RemoveAction, create_table_with_add_actions
+from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import (
+    AddAction,
+    CommitProperties,
+    RemoveAction,
+    Transaction,
+    create_table_with_add_actions,
+)
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from pipelines.errors import StorageError
 from pipelines.storage.arrow import contract_schema
-from pipelines.storage.base import Commit, Partitions, Replace, TableStore, decode_metadata, encode_metadata
+from pipelines.storage.base import (
+    TRANSACTION_APP,
+    Commit,
+    Partitions,
+    Replace,
+    TableStore,
+    decode_metadata,
+    encode_metadata,
+)
 from pipelines.tables import TableSpec
+
+log = logging.getLogger(__name__)
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 STAGING = "_staging"
@@ -90,8 +108,11 @@ class DeltaRsStore(TableStore):
     def _table(self, table: TableSpec) -> DeltaTable | None:
         path = self.location(table)
         if not DeltaTable.is_deltatable(path):
+            self._observe(table, None)
             return None
-        return DeltaTable(path)
+        delta = DeltaTable(path)
+        self._observe(table, delta.version())
+        return delta
 
     def version(self, table: TableSpec) -> int | None:
         delta = self._table(table)
@@ -136,25 +157,64 @@ class DeltaRsStore(TableStore):
         writer.parquet(staging)
         try:
             adds = self._move_into_table(staging, root)
-            return self._commit(table, adds, replace, metadata)
+            version = self._commit(table, adds, replace, metadata)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        if version is None:  # another run committed first: these files belong to no version
+            for add in adds:
+                Path(root, add.path).unlink(missing_ok=True)
+            return self._current_version(table)
+        return version
 
     def append_rows(self, table: TableSpec, rows: Sequence[tuple[Any, ...]], metadata: Mapping[str, Any]) -> int:
         """A few driver-side rows go straight to `deltalake` (no Spark job); the first write creates the table."""
-        if self._table(table) is None or table.partition_by:
+        delta = self._table(table)
+        if delta is None or table.partition_by:
             return super().append_rows(table, rows, metadata)
+        transaction = self.transaction_version(table, delta.version())
+        if self._committed_elsewhere(table, delta, transaction):
+            return delta.version()
         schema = arrow_schema(table)
         data = pa.Table.from_pylist([dict(zip(schema.names, row, strict=True)) for row in rows], schema=schema)
-        properties = CommitProperties(custom_metadata={"userMetadata": encode_metadata(metadata)})
         try:
             # `merge` adds columns a newer contract appends (the ingest log gained its API window columns).
             write_deltalake(
-                self.location(table), data, mode="append", schema_mode="merge", commit_properties=properties
+                delta,
+                data,
+                mode="append",
+                schema_mode="merge",
+                commit_properties=self._properties(metadata, transaction),
             )
+        except CommitFailedError as error:
+            self._skip(table, error)
+            return self._current_version(table)
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error
+        version = self._current_version(table)
+        self._committed(table, version)
+        return version
+
+    def _current_version(self, table: TableSpec) -> int:
         return DeltaTable(self.location(table)).version()
+
+    @staticmethod
+    def _properties(metadata: Mapping[str, Any], transaction: int) -> CommitProperties:
+        return CommitProperties(
+            custom_metadata={"userMetadata": encode_metadata(metadata)},
+            app_transactions=[Transaction(TRANSACTION_APP, transaction)],
+        )
+
+    def _committed_elsewhere(self, table: TableSpec, delta: DeltaTable, transaction: int) -> bool:
+        """True (and the write is skipped) when the table already holds this write's application transaction."""
+        recorded = delta.transaction_version(TRANSACTION_APP)
+        if recorded is None or recorded < transaction:
+            return False
+        self._skip(table, f"it already holds application transaction {recorded} (this write's is {transaction})")
+        return True
+
+    @staticmethod
+    def _skip(table: TableSpec, why: object) -> None:
+        log.warning("%s: another run committed since this run read it; this write is skipped: %s", table, why)
 
     def _move_into_table(self, staging: str, root: str) -> list[AddAction]:
         adds = []
@@ -180,19 +240,32 @@ class DeltaRsStore(TableStore):
                 )
         return adds
 
-    def _commit(self, table: TableSpec, adds: list[AddAction], replace: Replace, metadata: Mapping[str, Any]) -> int:
-        properties = CommitProperties(custom_metadata={"userMetadata": encode_metadata(metadata)})
+    def _commit(
+        self, table: TableSpec, adds: list[AddAction], replace: Replace, metadata: Mapping[str, Any]
+    ) -> int | None:
+        """Commit the moved files (and remove what `replace` names); None when another run committed first."""
         delta = self._table(table)
+        transaction = self.transaction_version(table, None if delta is None else delta.version())
+        properties = self._properties(metadata, transaction)
         if delta is None:
-            create_table_with_add_actions(
-                self.location(table),
-                delta_schema(table),
-                adds,
-                mode="error",
-                partition_by=list(table.partition_by) or None,
-                commit_properties=properties,
-            )
+            try:
+                create_table_with_add_actions(
+                    self.location(table),
+                    delta_schema(table),
+                    adds,
+                    mode="error",
+                    partition_by=list(table.partition_by) or None,
+                    commit_properties=properties,
+                )
+            except Exception as error:
+                if not DeltaTable.is_deltatable(self.location(table)):
+                    raise StorageError(f"could not create {table}: {error}") from error
+                self._skip(table, "another run created it")
+                return None
+            self._committed(table, 0)
             return 0
+        if self._committed_elsewhere(table, delta, transaction):
+            return None
         if [f.name for f in delta.schema().fields] != [f.name for f in delta_schema(table).fields]:
             raise StorageError(f"{table} at {self.location(table)} does not have the columns of its contract")
         unknown = {c for part in replace.partitions or [] for c in part} - set(table.partition_by)
@@ -213,9 +286,14 @@ class DeltaRsStore(TableStore):
                 partition_by=list(table.partition_by) or None,
                 commit_properties=properties,
             )
+        except CommitFailedError as error:  # a concurrent commit with the same application transaction
+            self._skip(table, error)
+            return None
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error
-        return DeltaTable(self.location(table)).version()
+        version = self._current_version(table)
+        self._committed(table, version)
+        return version
 
     def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
         delta = self._table(table)

@@ -13,6 +13,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.storage.base import (
+    TRANSACTION_APP,
     Commit,
     Partitions,
     Replace,
@@ -49,6 +50,8 @@ class DeltaSparkStore(TableStore):
         return commits[-1].version if commits else None
 
     def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
+        if table.key not in self._first_seen:
+            self.version(table)  # the version this unit of work's writes of the table build on
         delta = self._delta(table)
         if delta is None:
             return self.empty(table)
@@ -63,10 +66,18 @@ class DeltaSparkStore(TableStore):
         return (data.select(*columns) if columns else data).toArrow()
 
     def write(self, table: TableSpec, data: DataFrame, replace: Replace, metadata: Mapping[str, Any]) -> int:
-        exists = self._delta(table) is not None
+        before = self.version(table)
+        exists = before is not None
         mode = "overwrite" if exists and (replace.everything or replace.partitions) else "append"
+        # Delta skips a write whose application transaction the table already holds (another run's commit).
+        transaction = self.transaction_version(table, before)
         writer = (
-            self.conform(table, data).write.format("delta").mode(mode).option("userMetadata", encode_metadata(metadata))
+            self.conform(table, data)
+            .write.format("delta")
+            .mode(mode)
+            .option("userMetadata", encode_metadata(metadata))
+            .option("txnAppId", TRANSACTION_APP)
+            .option("txnVersion", str(transaction))
         )
         if table.partition_by:
             writer = writer.partitionBy(*table.partition_by)
@@ -81,6 +92,8 @@ class DeltaSparkStore(TableStore):
             writer.save(self.location(table))
         version = self.version(table)
         assert version is not None
+        if version != before:
+            self._committed(table, version)
         return version
 
     def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
@@ -89,6 +102,7 @@ class DeltaSparkStore(TableStore):
             return []
         history = delta.history(limit) if limit else delta.history()
         rows = history.select("version", "userMetadata").collect()
+        self._observe(table, max((int(r.version) for r in rows), default=None))
         return sorted((Commit(int(r.version), decode_metadata(r.userMetadata)) for r in rows), key=lambda c: c.version)
 
     def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
