@@ -119,20 +119,29 @@ def quantities(store: TableStore, table: TableSpec, *keys: str) -> dict[tuple, D
 
 def test_system_tables_take_precedence_and_nothing_is_counted_twice(spark, built):
     store = open_store(spark, built)
-    by_day = quantities(store, USAGE, "usage_date", "source", "usage_unit")
-    assert by_day == {
-        ("2024-02-10", "legacy_csv", "DBU"): Decimal("4"),
-        ("2024-03-05", "system_tables", "DBU"): Decimal("15.5"),  # 10 + 2.5 + 3 (restated); legacy 3.0 left out
-        ("2024-03-05", "system_tables", "DSU"): Decimal("7"),
-        ("2024-03-06", "system_tables", "DBU"): Decimal("1.25"),
-        ("2024-03-20", "legacy_csv", "DBU"): Decimal("2"),
-    }
+    by_day = (
+        store.read(USAGE)
+        .groupBy("usage_date", "source", "usage_unit")
+        .agg(F.sum("usage_quantity").alias("usage_quantity"))
+    )
+    expected = spark.createDataFrame(
+        [
+            (date(2024, 2, 10), "legacy_csv", "DBU", Decimal("4")),
+            (date(2024, 3, 5), "system_tables", "DBU", Decimal("15.5")),  # 10 + 2.5 + 3 (restated); legacy 3 left out
+            (date(2024, 3, 5), "system_tables", "DSU", Decimal("7")),
+            (date(2024, 3, 6), "system_tables", "DBU", Decimal("1.25")),
+            (date(2024, 3, 20), "legacy_csv", "DBU", Decimal("2")),
+        ],
+        "usage_date date, source string, usage_unit string, usage_quantity decimal(38,18)",
+    )
+    assert_df_equality(by_day, expected, ignore_row_order=True, ignore_nullable=True)
     assert store.read(COST).count() == store.read(USAGE).count() == 7
 
 
 def test_overlapping_exports_land_each_record_once_and_every_record_is_accounted_for(spark, built):
     store = open_store(spark, built)
-    assert sorted(r.record_id for r in store.read(SYSTEM_USAGE).collect()) == ["o1", "o2", "o3", "o4", "o5", "r3", "s3"]
+    ids = spark.createDataFrame([(i,) for i in ("o1", "o2", "o3", "o4", "o5", "r3", "s3")], "record_id string")
+    assert_df_equality(store.read(SYSTEM_USAGE).select("record_id"), ids, ignore_row_order=True, ignore_nullable=True)
     logged = [r for r in store.read_rows(INGEST_LOG) if r["source"] == "system_usage"]
     assert len(logged) == 2
     assert all(r["rows_read"] == r["rows_landed"] + r["rows_quarantined"] == 4 for r in logged)
@@ -182,14 +191,18 @@ def test_source_reconciliation_consumed_silver_tables_only(spark, built):
 
 def test_units_are_never_summed_together_and_are_priced_by_their_own_unit(spark, built):
     store = open_store(spark, built)
-    daily = store.read(COST_DAILY).where("usage_date = '2024-03-05' AND source = 'system_tables'").collect()
-    assert {(r.sku_name, r.usage_unit) for r in daily} == {
-        (SERVERLESS_JOBS, "DBU"),
-        ("PREMIUM_JOBS_COMPUTE", "DBU"),
-        (NOTEBOOKS, "DBU"),
-        (STORAGE, "DSU"),
-    }
-    storage = next(r for r in daily if r.usage_unit == "DSU")
+    daily = store.read(COST_DAILY).where("usage_date = '2024-03-05' AND source = 'system_tables'")
+    expected = spark.createDataFrame(
+        [
+            (SERVERLESS_JOBS, "DBU"),
+            ("PREMIUM_JOBS_COMPUTE", "DBU"),
+            (NOTEBOOKS, "DBU"),
+            (STORAGE, "DSU"),
+        ],
+        "sku_name string, usage_unit string",
+    )
+    assert_df_equality(daily.select("sku_name", "usage_unit"), expected, ignore_row_order=True, ignore_nullable=True)
+    storage = daily.where("usage_unit = 'DSU'").collect()[0]
     assert storage.effective_cost == Decimal("0.161")  # 7 DSU x 0.023
     for table in (COST_BY_TAG, COST_BY_WORKLOAD, COST_BY_IDENTITY):
         assert {r.usage_unit for r in store.read(table).collect()} <= {"DBU", "DSU"}
@@ -203,8 +216,12 @@ def test_attribution_tables(spark, built):
     }
     assert tags[("team", "ml")] == Decimal("3")
     workloads = store.read(COST_BY_WORKLOAD).where("workload_type = 'job'").groupBy("workload_id", "workload_name")
-    jobs = {(r.workload_id, r.workload_name): r.q for r in workloads.agg(F.sum("usage_quantity").alias("q")).collect()}
-    assert jobs == {("101", "nightly etl"): Decimal("11.25"), ("102", "classic"): Decimal("2.5")}
+    jobs = workloads.agg(F.sum("usage_quantity").alias("usage_quantity"))
+    expected = spark.createDataFrame(
+        [("101", "nightly etl", Decimal("11.25")), ("102", "classic", Decimal("2.5"))],
+        "workload_id string, workload_name string, usage_quantity decimal(38,18)",
+    )
+    assert_df_equality(jobs, expected, ignore_row_order=True, ignore_nullable=True)
     identities = store.read(COST_BY_IDENTITY).where("usage_unit = 'DBU'").groupBy("identity", "identity_role")
     who = {(r.identity, r.identity_role): r.q for r in identities.agg(F.sum("usage_quantity").alias("q")).collect()}
     assert who[(ANA, "run_as")] == Decimal("14.25")  # 10 + 3 + 1.25
