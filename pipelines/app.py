@@ -42,11 +42,15 @@ def describe_run(summary: RunSummary, verbose: bool = False) -> str:
         by_source.setdefault(entry.source, ([], []))[0].append(entry)
     for entry in summary.rejected:
         by_source.setdefault(entry.source, ([], []))[1].append(entry)
+    for source in summary.unchanged_by_source:
+        by_source.setdefault(source, ([], []))
     for source, (landed, rejected) in by_source.items():
         read = sum(e.rows_read for e in landed)
         rows = f"{read:,} rows read = {sum(e.rows_landed for e in landed):,} landed"
         rows += f" + {sum(e.rows_quarantined for e in landed):,} quarantined"
-        lines.append(f"  {source:<14} {len(landed):>5,} landed, {len(rejected):,} rejected: {rows}")
+        unchanged = summary.unchanged_by_source.get(source, 0)
+        counts = f"{len(landed):>5,} landed, {len(rejected):,} rejected, {unchanged:,} unchanged"
+        lines.append(f"  {source:<14} {counts}: {rows}")
         if verbose:
             lines.extend(
                 f"    landed   {e.delivery}: {e.rows_read:,} read = {e.rows_landed:,} landed"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
 
+from pipelines import source_names
 from pipelines.bronze.ingest_log import LandingResult, LogEntry, Run
 from pipelines.bronze.land_account_api import fetch_account_usage
 from pipelines.bronze.land_dremio import land_dremio_usage
@@ -34,16 +35,18 @@ class RunSummary:
     rejected: list[LogEntry] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    unchanged_by_source: dict[str, int] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)
 
     def note(self, table: str, version: int | None) -> None:
         if version is not None:
             self.written[table] = version
 
-    def add(self, table: str, landing: LandingResult) -> None:
+    def add(self, table: str, landing: LandingResult, source: str) -> None:
         self.landed += landing.landed
         self.rejected += landing.rejected
         self.unchanged += landing.unchanged
+        self.unchanged_by_source[source] = self.unchanged_by_source.get(source, 0) + landing.unchanged
         self.note(table, landing.bronze_version)
 
 
@@ -83,22 +86,26 @@ def ingest(
             summary.add(
                 "bronze.ingest_log",
                 fetch_account_usage(spark, store, config.account_api, config.account_id, run, months),
+                source_names.ACCOUNT_API,
             )
         except SourceApiError as error:
             summary.failed.append(f"account-api: {error}")
         summary.add(
             "bronze.legacy_usage",
             land_legacy_usage(spark, store, config.account_api.landing, run, record_limit),
+            source_names.LEGACY_CSV,
         )
     if only is None and config.legacy_csv is not None:
-        summary.add("bronze.legacy_usage", land_legacy_usage(spark, store, config.legacy_csv.path, run, record_limit))
+        legacy = land_legacy_usage(spark, store, config.legacy_csv.path, run, record_limit)
+        summary.add("bronze.legacy_usage", legacy, source_names.LEGACY_CSV)
     if only is None and config.system_usage is not None:
-        summary.add("bronze.system_usage", land_system_usage(spark, store, config.system_usage, run, record_limit))
+        system = land_system_usage(spark, store, config.system_usage, run, record_limit)
+        summary.add("bronze.system_usage", system, source_names.SYSTEM_USAGE)
     if only is None and config.list_prices is not None:
         summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
     if only in (None, "dremio") and config.dremio is not None:
         try:
-            summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run))
+            summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run), source_names.DREMIO)
         except SourceApiError as error:
             summary.failed.append(f"dremio: {error}")
     return summary

@@ -26,6 +26,7 @@ def _delivery(source: str, number: int, status: str = "landed", error: str | Non
 
 def _run() -> RunSummary:
     summary = RunSummary("r1", unchanged=3, written={"bronze.legacy_usage": 1})
+    summary.unchanged_by_source = {"legacy_csv": 2, "system_usage": 0, "list_prices": 1}
     summary.landed = [_delivery("legacy_csv", n) for n in range(12)] + [_delivery("system_usage", n) for n in range(92)]
     summary.rejected = [_delivery("legacy_csv", 99, "rejected", "header is not the legacy usage header")]
     summary.failed = ["dremio: HTTP 503"]
@@ -36,8 +37,9 @@ def test_a_run_prints_one_line_per_source_and_lists_only_what_needs_attention() 
     lines = describe_run(_run()).splitlines()
     assert lines[0] == "run r1: 104 deliveries landed, 1 rejected, 3 unchanged"
     assert lines[1:] == [
-        "  legacy_csv        12 landed, 1 rejected: 1,200 rows read = 1,188 landed + 12 quarantined",
-        "  system_usage      92 landed, 0 rejected: 9,200 rows read = 9,108 landed + 92 quarantined",
+        "  legacy_csv        12 landed, 1 rejected, 2 unchanged: 1,200 rows read = 1,188 landed + 12 quarantined",
+        "  system_usage      92 landed, 0 rejected, 0 unchanged: 9,200 rows read = 9,108 landed + 92 quarantined",
+        "  list_prices        0 landed, 0 rejected, 1 unchanged: 0 rows read = 0 landed + 0 quarantined",
         "  REJECTED /in/legacy_csv/99.csv: header is not the legacy usage header",
         "  FAILED   dremio: HTTP 503",
         "  tables written: bronze.legacy_usage v1",
