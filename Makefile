@@ -8,8 +8,18 @@ DEMO_SYSTEM_ROWS ?= 20000
 BENCH_ROWS ?= 1000000
 BENCH_SYSTEM_ROWS ?= 10000000
 
+# The Delta Lake jars matching the pinned pyspark (4.0.x) and Hadoop's S3A connector matching Spark's Hadoop
+# (pyspark 4.0 ships hadoop-client 3.4.1, whose hadoop-aws needs the AWS SDK bundle 2.24.6), from Maven Central.
+# Local Spark sessions put them on the class path when present (pipelines/spark.py); without them (no mvn, or
+# offline) everything still runs on the delta-rs backend.
+JARS_DIR := jars
+JARS_STAMP := $(JARS_DIR)/.fetched-v1
+DELTA_VERSION := 4.0.1
+MAVEN_ARTIFACTS := io.delta:delta-spark_2.13:$(DELTA_VERSION) io.delta:delta-storage:$(DELTA_VERSION) \
+	org.apache.hadoop:hadoop-aws:3.4.1 software.amazon.awssdk:bundle:2.24.6
+
 .DEFAULT_GOAL := help
-.PHONY: help install local-fs browser demo test lint format bench bench-legacy bench-system clean
+.PHONY: help install jars local-fs browser demo test lint format bench bench-legacy bench-system clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -20,7 +30,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with its development tools
+install: $(STAMP) $(JARS_STAMP) ## create .venv and install the project with its development tools, fetch the jars
+
+$(JARS_STAMP):
+	@mkdir -p $(JARS_DIR)
+	@if command -v mvn >/dev/null; then \
+		for artifact in $(MAVEN_ARTIFACTS); do \
+			mvn -q -B dependency:copy -Dartifact=$$artifact -DoutputDirectory=$(JARS_DIR) \
+				|| { echo "could not fetch $$artifact: the delta-spark backend and S3 need it"; exit 1; }; \
+		done; \
+		touch $@; \
+	elif [ -n "$$BILLING_LAKEHOUSE_REQUIRE_JARS" ]; then \
+		echo "no mvn: cannot fetch the Delta Lake and S3A jars"; exit 1; \
+	else \
+		echo "no mvn: local Spark runs without the Delta Lake and S3A jars (storage delta-rs only)"; \
+	fi
+
+jars: $(JARS_STAMP) ## fetch the Delta Lake and S3A jars from Maven Central into jars/ (needs mvn)
 
 # Local Spark sessions load this Hadoop file system (in-process chmod instead of a process per directory).
 LOCAL_FS_JAR := pipelines/jars/local-fs.jar
@@ -53,7 +79,7 @@ data/.generated-v2:
 	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
 	touch data/.generated-v2
 
-demo: $(STAMP) $(LOCAL_FS_JAR) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
+demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html
@@ -72,16 +98,16 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix pipelines jobs notebooks tests benchmarks
 	$(BIN)/ruff format pipelines jobs notebooks tests benchmarks
 
-test: lint $(LOCAL_FS_JAR) ## lint, then the test suite
+test: lint $(JARS_STAMP) $(LOCAL_FS_JAR) ## lint, then the test suite
 	$(BIN)/python -m pytest
 
 bench: bench-legacy bench-system ## both benchmarks below (long: about an hour on 2 cores)
 
-bench-legacy: $(STAMP) $(LOCAL_FS_JAR) ## legacy CSV benchmark (1M rows by default); prints JSON
+bench-legacy: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## legacy CSV benchmark (1M rows by default); prints JSON
 	$(BIN)/python -m benchmarks.bench --rows $(BENCH_ROWS)
 
-bench-system: $(STAMP) $(LOCAL_FS_JAR) ## system usage benchmark (10M records over 12 months by default); prints JSON
+bench-system: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## system usage benchmark (10M records over 12 months by default); prints JSON
 	$(BIN)/python -m benchmarks.bench_system --rows $(BENCH_SYSTEM_ROWS)
 
 clean: ## remove generated data, warehouses and the virtualenv
-	rm -rf $(VENV) data warehouse bench-data build pipelines/jars
+	rm -rf $(VENV) data warehouse bench-data build pipelines/jars $(JARS_DIR)

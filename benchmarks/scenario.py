@@ -179,7 +179,7 @@ def pipeline(config_path: str) -> tuple[SparkSession, dict[str, Any]]:
 
     started = time.perf_counter()
     config = load_config(config_path)
-    spark = build_spark(APP_NAME, {**config.spark_conf, **SPARK_CONF})
+    spark = build_spark(APP_NAME, {**config.spark_conf, **SPARK_CONF}, s3=config.uses_s3)
     ready = time.perf_counter()
     summary = run_pipeline(spark, config)
     done = time.perf_counter()

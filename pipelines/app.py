@@ -104,7 +104,7 @@ def _exit_code(summary: RunSummary) -> int:
 
 def _write(command: str, config: PipelineConfig, source: str | None, months: tuple[str | None, str | None]) -> int:
     """run, ingest or transform, while this process holds the warehouse's lease."""
-    spark = build_spark(conf=config.spark_conf)
+    spark = build_spark(conf=config.spark_conf, s3=config.uses_s3)
     store = open_store(spark, config)
     if command == "run":
         return _exit_code(run_pipeline(spark, config, store))
@@ -118,7 +118,9 @@ def _write(command: str, config: PipelineConfig, source: str | None, months: tup
 
 def _read_only(command: str, config: PipelineConfig, out: str | None) -> int:
     """status, summary or report: local delta-rs tables are read without a JVM (`open_reader`)."""
-    store = open_reader(config, lambda: build_spark(conf=config.spark_conf))  # a session only where one is needed
+    store = open_reader(
+        config, lambda: build_spark(conf=config.spark_conf, s3=config.uses_s3)
+    )  # a session only where one is needed
     if command == "status":
         print(format_status(store))
     elif command == "summary":

@@ -32,7 +32,7 @@ def notebook_config() -> PipelineConfig:
 def open_tables(config: PipelineConfig | None = None) -> tuple[SparkSession, Callable[[str], DataFrame]]:
     """The session (Databricks' own, or a local one) and a reader of tables by `layer.name`."""
     config = config or notebook_config()
-    spark = build_spark("billing-lakehouse-notebook", config.spark_conf)
+    spark = build_spark("billing-lakehouse-notebook", config.spark_conf, s3=config.uses_s3)
     store = open_store(spark, config)
     by_key = {table.key: table for table in ALL_TABLES}
 

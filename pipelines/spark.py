@@ -43,20 +43,56 @@ LOCAL_FS_JAR = Path(__file__).parent / "jars" / "local-fs.jar"
 LOCAL_FS_CLASS = "billinglakehouse.NioLocalFileSystem"
 
 
-def local_fs_conf() -> dict[str, str]:
-    """The settings that load the in-process local file system, or none when its jar was not built."""
-    if not LOCAL_FS_JAR.is_file():
-        return {}
-    return {"spark.driver.extraClassPath": str(LOCAL_FS_JAR), "spark.hadoop.fs.file.impl": LOCAL_FS_CLASS}
+# The Delta Lake jars and Hadoop's S3A connector, fetched from Maven by `make jars` into this folder (or the
+# folder BILLING_LAKEHOUSE_JARS names). A local JVM this module starts puts them on its class path.
+MAVEN_JARS = Path(os.environ.get("BILLING_LAKEHOUSE_JARS") or Path(__file__).resolve().parent.parent / "jars")
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+# s3:// paths as users write them are read through S3A locally (Databricks maps s3:// itself).
+S3A_CONF = {
+    "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+    "spark.hadoop.fs.s3a.aws.credentials.provider": (
+        "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+    ),
+}
 
 
-def _loads_local_fs(master: str) -> bool:
+S3_JAR_PREFIXES = ("hadoop-aws", "bundle")
+
+
+def maven_jars() -> list[Path]:
+    """The fetched jars (Delta Lake, S3A), none when `make jars` has not run (an offline laptop)."""
+    return sorted(MAVEN_JARS.glob("*.jar")) if MAVEN_JARS.is_dir() else []
+
+
+def local_jars_conf(s3: bool = False) -> dict[str, str]:
+    """Class path and settings for the jars a local JVM loads: the local file system, Delta, and with `s3` the
+    S3A connector and its AWS SDK (only then: the SDK's logging complains on stderr whenever it is loaded)."""
+    jars = [jar for jar in maven_jars() if s3 or not jar.name.startswith(S3_JAR_PREFIXES)]
+    settings: dict[str, str] = {}
+    if LOCAL_FS_JAR.is_file():
+        jars = [LOCAL_FS_JAR, *jars]
+        settings["spark.hadoop.fs.file.impl"] = LOCAL_FS_CLASS
+    if any(jar.name.startswith("delta-spark") for jar in jars):
+        settings.update(DELTA_CONF)
+    if any(jar.name.startswith("hadoop-aws") for jar in jars):
+        settings.update(S3A_CONF)
+    if jars:  # the driver's class path, not spark.jars: a local executor would copy every jar per session
+        settings["spark.driver.extraClassPath"] = os.pathsep.join(str(jar) for jar in jars)
+    return settings
+
+
+def _loads_local_jars(master: str) -> bool:
     """Only a local JVM this process starts itself (spark-submit started one already; executors elsewhere lack it)."""
     return master.startswith("local") and "PYSPARK_GATEWAY_PORT" not in os.environ
 
 
-def build_spark(app_name: str = "billing-lakehouse", conf: Mapping[str, str] | None = None) -> SparkSession:
-    """The active session if there is one (Databricks, spark-submit), else a local one."""
+def build_spark(
+    app_name: str = "billing-lakehouse", conf: Mapping[str, str] | None = None, s3: bool = False
+) -> SparkSession:
+    """The active session if there is one (Databricks, spark-submit), else a local one (that reads s3:// with `s3`)."""
     active = SparkSession.getActiveSession()
     if active is not None:
         session = active
@@ -66,8 +102,8 @@ def build_spark(app_name: str = "billing-lakehouse", conf: Mapping[str, str] | N
         defaults = {key: value for key, value in LOCAL_DEFAULTS.items() if not given.contains(key)}
         settings = {**defaults, **(conf or {})}
         master = settings.get("spark.master") or given.get("spark.master", "")
-        if _loads_local_fs(master):
-            settings = {**{k: v for k, v in local_fs_conf().items() if not given.contains(k)}, **settings}
+        if _loads_local_jars(master):
+            settings = {**{k: v for k, v in local_jars_conf(s3).items() if not given.contains(k)}, **settings}
         for key, value in settings.items():
             builder = builder.config(key, value)
         session = builder.getOrCreate()

@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from benchmarks.generate import generate
 from pipelines.cli import main
 from pipelines.report.html import money
-from pipelines.spark import local_fs_conf
+from pipelines.spark import local_jars_conf
 from tests.conftest import REPO, write_config
 
 
@@ -75,7 +75,7 @@ def _spark_submit(script: str, config: Path) -> subprocess.Popen[str]:
     """Start `spark-submit jobs/<script> --config <config>` on local Spark, from the config's folder."""
     spark_submit = Path(sys.executable).parent / "spark-submit"
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    local_fs = [option for key, value in local_fs_conf().items() for option in ("--conf", f"{key}={value}")]
+    local_fs = [option for key, value in local_jars_conf().items() for option in ("--conf", f"{key}={value}")]
     command = [str(spark_submit), "--master", "local[2]", *TINY_DATA_OPTIONS, *local_fs, str(REPO / "jobs" / script)]
     command += ["--config", str(config)]
     return subprocess.Popen(

@@ -126,6 +126,14 @@ class PipelineConfig:
             return None
         return (self.dremio.frequency, self.dremio.group_by, self.dremio.sku_name, self.dremio.cloud)
 
+    @property
+    def uses_s3(self) -> bool:
+        """True when the warehouse or a delivery location is on S3 (local Spark then loads the S3A connector)."""
+        locations = [self.warehouse, *(s.path for s in (self.legacy_csv, self.system_usage, self.list_prices) if s)]
+        if self.account_api is not None:
+            locations.append(self.account_api.landing)
+        return any(str(path).startswith(("s3://", "s3a://")) for path in locations if path)
+
     def fingerprint(self, *parts: str) -> str:
         """A short hash of the named settings, so a table knows when its inputs' meaning changed."""
         return fingerprint_of({name: getattr(self, name) for name in parts})
