@@ -19,7 +19,7 @@ MAVEN_ARTIFACTS := io.delta:delta-spark_2.13:$(DELTA_VERSION) io.delta:delta-sto
 	org.apache.hadoop:hadoop-aws:3.4.1 software.amazon.awssdk:bundle:2.24.6
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars local-fs browser demo test lint format bench bench-legacy bench-system clean
+.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -100,6 +100,11 @@ format: $(STAMP) ## apply ruff fixes and formatting
 
 test: lint $(JARS_STAMP) $(LOCAL_FS_JAR) ## lint, then the test suite
 	$(BIN)/python -m pytest
+
+# The edit-test loop: delta-rs only, without the slowest end-to-end modules (make test runs everything).
+SLOW_TESTS := tests/test_crash_safety.py tests/test_concurrency.py tests/test_hostile_input.py tests/test_entry_points.py
+test-fast: lint $(LOCAL_FS_JAR) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
+	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TESTS)) -k "not delta-spark"
 
 bench: bench-legacy bench-system ## both benchmarks below (long: about an hour on 2 cores)
 
