@@ -157,6 +157,15 @@ def test_a_landing_that_quarantines_nothing_writes_no_quarantine_commit(spark, t
     assert store.read(QUARANTINE).count() == 0
 
 
+def test_a_clean_run_of_every_file_source_writes_no_quarantine_table(spark, tmp_path: Path) -> None:
+    deliveries = tmp_path / "csv"
+    write_delivery(deliveries, WS, "2024-01", [usage_row()])
+    config = load_config(write_config(tmp_path, deliveries, write_prices(tmp_path / "prices.csv", PRICES)))
+    summary = run_pipeline(spark, config)
+    assert "bronze.list_prices" in summary.written
+    assert DeltaRsStore(spark, config.warehouse).version(QUARANTINE) is None
+
+
 def test_a_missing_source_location_stops_the_run_before_anything_is_written(tmp_path: Path, capsys) -> None:
     deliveries = tmp_path / "csv"
     write_delivery(deliveries, WS, "2024-01", [usage_row()])

@@ -11,6 +11,7 @@ from pyspark.storagelevel import StorageLevel
 
 from pipelines.bronze import list_prices
 from pipelines.bronze.ingest_log import LANDED, LogEntry, Run, append_entries, latest_entries
+from pipelines.bronze.quarantine import held_deliveries
 from pipelines.columns import file_name_of
 from pipelines.config import ListPricesSource
 from pipelines.logs import progress
@@ -116,7 +117,9 @@ def _reload(
             sha.alias("_source_sha256"),
             ingested_at.alias("_ingested_at"),
         )
-        store.write(QUARANTINE, quarantined, Replace.where([{"source": list_prices.SOURCE}]), {"run_id": run.run_id})
+        if any(bad_rows for _, bad_rows in counts.values()) or held_deliveries(store, list_prices.SOURCE):
+            replace = Replace.where([{"source": list_prices.SOURCE}])
+            store.write(QUARANTINE, quarantined, replace, {"run_id": run.run_id})
         landed = normalised.where(~bad).select(
             "price_start_time",
             "price_end_time",
