@@ -21,6 +21,7 @@ from pipelines.storage import TableReader
 from pipelines.tables import COST_BY_TAG, COST_BY_WORKLOAD, COST_DAILY, INGEST_LOG, QUARANTINE, UNPRICED_USAGE
 
 TOP = 10
+READ_TABLES = (COST_DAILY, COST_BY_WORKLOAD, COST_BY_TAG, UNPRICED_USAGE, QUARANTINE, INGEST_LOG)
 
 
 @dataclass
@@ -36,6 +37,7 @@ class ReportFigures:
     unpriced: list[tuple[str, str, int]] = field(default_factory=list)
     quarantined: list[tuple[str, str, int]] = field(default_factory=list)
     freshness: list[dict[str, Any]] = field(default_factory=list)
+    tables: list[tuple[str, str, int | None]] = field(default_factory=list)  # (table, path or catalog name, version)
 
 
 def grouped(table: pa.Table, keys: list[str], aggregations: list[tuple[Any, str]]) -> list[dict[str, Any]]:
@@ -82,6 +84,7 @@ def gather(store: TableReader, currency: str) -> ReportFigures:
     figures.unpriced = sorted(((reason, sku or "", n) for reason, sku, n in unpriced), key=lambda u: (u[1], u[0]))
     figures.quarantined = sorted(_counts(store.read_arrow(QUARANTINE, ["source", "reason"])))
     figures.freshness = _freshness(store, daily_all)
+    figures.tables = [(table.key, store.location(table), store.version(table)) for table in READ_TABLES]
     return figures
 
 

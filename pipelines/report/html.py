@@ -159,6 +159,12 @@ def render(figures: ReportFigures, title: str = "billing-lakehouse cost report")
                 for f in figures.freshness
             ],
         ),
+        "<h2>Tables read</h2>",
+        _table(
+            ["table", "location", "version"],
+            [[t, location, "-" if v is None else str(v)] for t, location, v in figures.tables],
+            {2},
+        ),
     ]
     body = "\n".join(sections)
     return (
