@@ -22,11 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session = build_spark(
         "billing-lakehouse-tests",
         {
             "spark.master": "local[2]",
+            # Managed (catalog) tables of spark_catalog go here, not into the working directory.
+            "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("spark-warehouse")),
             # Test data is tiny: one partition per shuffle means fewer tasks and fewer files per write.
             "spark.sql.shuffle.partitions": "1",
             "spark.default.parallelism": "1",

@@ -262,6 +262,9 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     spark_conf = reader.mapping(data.get("spark_conf") or {}, "spark_conf")
     account_id = data.get("account_id")
     catalog = data.get("catalog")
+    storage = reader.choice(data, "storage", "storage", STORAGE_BACKENDS, "auto")
+    if catalog is not None and storage == "delta-rs":  # delta-rs writes paths only: the catalog would be ignored
+        raise reader.fail("storage", "delta-spark or auto when catalog is set (Spark writes catalog tables)", storage)
     warehouse = resolve_path(base, reader.string(data, "warehouse", "warehouse"))
     account_api = account_api_source(reader, sources.get("account_api"), base, warehouse)
     if account_api is not None and legacy_csv is not None:
@@ -292,7 +295,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     return PipelineConfig(
         source_file=str(file),
         warehouse=warehouse,
-        storage=reader.choice(data, "storage", "storage", STORAGE_BACKENDS, "auto"),
+        storage=storage,
         currency=currency,
         account_id=None if account_id is None else reader.string(data, "account_id", "account_id"),
         legacy_csv=legacy_csv,

@@ -41,6 +41,8 @@ def open_store(spark: SparkSession, config: PipelineConfig) -> TableStore:
         from pipelines.storage.delta_spark import DeltaSparkStore
 
         return DeltaSparkStore(spark, config.warehouse, config.catalog, config.schemas)
+    if config.catalog is not None:  # delta-rs writes paths only; never write the tables somewhere else instead
+        raise StorageError(f"catalog {config.catalog} needs Delta's Spark classes, which this Spark cannot load")
     from pipelines.storage.delta_rs import DeltaRsStore, ensure_local
 
     ensure_local(config.warehouse)

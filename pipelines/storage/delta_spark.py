@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 from pipelines.storage.base import (
     TRANSACTION_APP,
@@ -24,6 +24,13 @@ from pipelines.storage.base import (
 )
 from pipelines.tables import TableSpec
 
+# Delta's session setting for a commit's user metadata (its writer option is ignored when a write creates a table).
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
+
+
+def _quoted(part: str) -> str:
+    return "`" + part.replace("`", "``") + "`"
+
 
 class DeltaSparkStore(TableStore):
     """Tables as paths under the warehouse, or Unity Catalog names `<catalog>.<schema>.<table>`."""
@@ -31,19 +38,62 @@ class DeltaSparkStore(TableStore):
     def __init__(self, spark: SparkSession, warehouse: str, catalog: str | None, schemas: Mapping[str, str]) -> None:
         super().__init__(spark)
         self.warehouse, self.catalog, self.schemas = warehouse.rstrip("/"), catalog, dict(schemas)
+        self._created_schemas: set[str] = set()
 
     def location(self, table: TableSpec) -> str:
         if self.catalog:
-            return f"{self.catalog}.{self.schemas.get(table.layer, table.layer)}.{table.name}"
+            return f"{self.catalog}.{self._schema(table)}.{table.name}"
         return f"{self.warehouse}/{table.layer}/{table.name}"
+
+    def _schema(self, table: TableSpec) -> str:
+        return self.schemas.get(table.layer, table.layer)
+
+    def _identifier(self, table: TableSpec) -> str:
+        """The catalog name with each part quoted (Unity Catalog names may hold `-`)."""
+        return ".".join(_quoted(part) for part in (self.catalog or "", self._schema(table), table.name))
 
     def _delta(self, table: TableSpec) -> Any:
         from delta.tables import DeltaTable
 
-        name = self.location(table)
         if self.catalog:
+            name = self._identifier(table)
             return DeltaTable.forName(self.spark, name) if self.spark.catalog.tableExists(name) else None
-        return DeltaTable.forPath(self.spark, name) if DeltaTable.isDeltaTable(self.spark, name) else None
+        path = self.location(table)
+        return DeltaTable.forPath(self.spark, path) if DeltaTable.isDeltaTable(self.spark, path) else None
+
+    def _create_schema(self, table: TableSpec) -> None:
+        """`CREATE SCHEMA IF NOT EXISTS`, once per schema and store, before its first table is written."""
+        schema = f"{_quoted(self.catalog or '')}.{_quoted(self._schema(table))}"
+        if schema not in self._created_schemas:
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            self._created_schemas.add(schema)
+
+    def _save_as_table(
+        self, table: TableSpec, writer: DataFrameWriter, exists: bool, replace: Replace, metadata: str
+    ) -> None:
+        """Write a catalog table by name; the first write creates it (CREATE TABLE AS SELECT).
+
+        Replacing all rows is a `replaceWhere` of `true`, a plain WRITE as on a path: saveAsTable's
+        overwrite alone would be CREATE OR REPLACE TABLE, which resets the table's definition (comments,
+        properties a catalog admin set). Delta drops the `userMetadata` option of a create, so the session
+        setting carries it for that one commit (version 0 records what the table consumed, like any other).
+        """
+        self._create_schema(table)
+        name = self._identifier(table)
+        if exists and replace.everything:
+            writer = writer.option("replaceWhere", "true")
+        if exists:
+            writer.saveAsTable(name)
+            return
+        previous = self.spark.conf.get(USER_METADATA_CONF, None)
+        self.spark.conf.set(USER_METADATA_CONF, metadata)
+        try:
+            writer.saveAsTable(name)
+        finally:
+            if previous is None:
+                self.spark.conf.unset(USER_METADATA_CONF)
+            else:
+                self.spark.conf.set(USER_METADATA_CONF, previous)
 
     def version(self, table: TableSpec) -> int | None:
         commits = self._commits(table, limit=1)
@@ -87,7 +137,7 @@ class DeltaSparkStore(TableStore):
         if exists and predicate:
             writer = writer.option("replaceWhere", predicate)
         if self.catalog:
-            writer.saveAsTable(self.location(table))
+            self._save_as_table(table, writer, exists, replace, encode_metadata(metadata))
         else:
             writer.save(self.location(table))
         version = self.version(table)
