@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -15,7 +16,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from benchmarks.generate import HEADER
 from pipelines.config import PipelineConfig, load_config
-from pipelines.spark import build_spark
+from pipelines.spark import build_spark, maven_jars
+from pipelines.storage import delta_spark_available
 from pipelines.tables import SYSTEM_USAGE_COLUMNS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +44,32 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     )
     yield session
     session.stop()
+
+
+# Every end-to-end test runs on both storage backends; delta-spark needs the Delta Lake jars (`make jars`).
+BACKENDS = ("delta-rs", "delta-spark")
+REQUIRE_JARS = "BILLING_LAKEHOUSE_REQUIRE_JARS"
+
+
+def require_delta_spark(spark: SparkSession) -> None:
+    """Skip the calling test without the Delta Lake jars; fail it where CI sets BILLING_LAKEHOUSE_REQUIRE_JARS."""
+    missing = None
+    if not any(jar.name.startswith("delta-spark") for jar in maven_jars()):
+        missing = "no Delta Lake jars in jars/ (run `make jars`, which needs mvn): delta-spark tests skipped"
+    elif not delta_spark_available(spark):
+        missing = "the Delta Lake jars in jars/ did not load into the test session's JVM"
+    if missing and os.environ.get(REQUIRE_JARS):
+        pytest.fail(f"{missing}, but {REQUIRE_JARS} is set")
+    if missing:
+        pytest.skip(missing)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The `storage:` a test's config names (test ids end in [delta-rs] or [delta-spark])."""
+    if request.param == "delta-spark":
+        require_delta_spark(request.getfixturevalue("spark"))
+    return request.param
 
 
 def write_delivery(folder: Path, workspace_id: str, month: str, rows: Sequence[Sequence[str]], header=HEADER) -> Path:
@@ -87,8 +115,9 @@ def write_config(
     extra: str = "",
     workspaces: str | None = None,
     sources: str = "",
+    storage: str = "delta-rs",
 ) -> Path:
-    """A pipeline.yml in `tmp` pointing at the given deliveries and price export."""
+    """A pipeline.yml in `tmp` pointing at the given deliveries and price export, on the `storage` backend."""
     shutil.copy(REPO / "conf" / "skus.yml", tmp / "skus.yml")
     workspaces = workspaces or (
         '  "1111111111111111": {cloud: AWS, tier: PREMIUM, region: us-east-1}\n'
@@ -99,7 +128,7 @@ def write_config(
     text = (
         "version: 1\n"
         f"warehouse: {tmp / 'warehouse'}\n"
-        "storage: delta-rs\n"
+        f"storage: {storage}\n"
         "currency: USD\n"
         "skus: skus.yml\n"
         f"sources:\n{legacy_block}{price_block}{sources}"
@@ -111,8 +140,8 @@ def write_config(
     return path
 
 
-def config_for(tmp: Path, deliveries: Path, prices: Path | None = None) -> PipelineConfig:
-    return load_config(write_config(tmp, deliveries, prices))
+def config_for(tmp: Path, deliveries: Path, prices: Path | None = None, storage: str = "delta-rs") -> PipelineConfig:
+    return load_config(write_config(tmp, deliveries, prices, storage=storage))
 
 
 PRICES_HEADER = "price_start_time,price_end_time,account_id,sku_name,cloud,currency_code,usage_unit,pricing"

@@ -35,7 +35,7 @@ def _midnight(days_ago: int) -> datetime:
     return datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=days_ago)
 
 
-def _dremio_config(tmp_path: Path, url: str, gap_hour: datetime) -> Path:
+def _dremio_config(tmp_path: Path, url: str, gap_hour: datetime, storage: str) -> Path:
     (tmp_path / "rate_cards.yml").write_text(
         "version: 1\n"
         "rate_cards:\n"
@@ -47,7 +47,7 @@ def _dremio_config(tmp_path: Path, url: str, gap_hour: datetime) -> Path:
         f"  dremio:\n    base_url: {url}\n    backfill_days: 100\n    refetch_hours: 48\n"
         "    page_size: 7\n    timeout_seconds: 5\n"
     )
-    return write_config(tmp_path, None, None, extra="rate_cards: rate_cards.yml\n", sources=dremio)
+    return write_config(tmp_path, None, None, extra="rate_cards: rate_cards.yml\n", sources=dremio, storage=storage)
 
 
 def _every_value(store, tables) -> str:
@@ -55,7 +55,11 @@ def _every_value(store, tables) -> str:
 
 
 def test_dremio_usage_lands_once_is_priced_by_the_rate_card_and_survives_failures(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    backend: str,
 ) -> None:
     monkeypatch.setenv("DREMIO_TOKEN", DREMIO_TOKEN)
     gap_hour = _midnight(2) + timedelta(hours=12)
@@ -67,7 +71,7 @@ def test_dremio_usage_lands_once_is_priced_by_the_rate_card_and_survives_failure
         caplog.set_level(logging.DEBUG, logger=logger)
 
     with serve(api) as (url, seen):
-        config = load_config(_dremio_config(tmp_path, url, gap_hour))
+        config = load_config(_dremio_config(tmp_path, url, gap_hour, backend))
         store = open_store(spark, config)
 
         assert main(["ingest", "dremio", "--config", config.source_file]) == 1  # the second window fails
@@ -131,7 +135,11 @@ def _month_csv(rows: list[list[str]]) -> str:
 
 
 def test_account_api_months_become_deliveries_that_land_like_delivered_files(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    backend: str,
 ) -> None:
     monkeypatch.setenv("DATABRICKS_TOKEN", DATABRICKS_TOKEN)
     for name in ("DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_CONFIG_PROFILE"):
@@ -156,7 +164,9 @@ def test_account_api_months_become_deliveries_that_land_like_delivered_files(
             f"  account_api:\n    host: {url}\n    start_month: '2024-01'\n    end_month: '2024-03'\n"
             "    refresh_months: 2\n    timeout_seconds: 10\n"
         )
-        config = load_config(write_config(tmp_path, None, None, extra="account_id: acc-1\n", sources=source))
+        config = load_config(
+            write_config(tmp_path, None, None, extra="account_id: acc-1\n", sources=source, storage=backend)
+        )
         store = open_store(spark, config)
 
         assert main(["ingest", "account-api", "--config", config.source_file]) == 1

@@ -29,10 +29,10 @@ ROWS = 600
 
 
 @pytest.fixture(scope="module")
-def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
+def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, backend: str) -> PipelineConfig:
     tmp = tmp_path_factory.mktemp("pipeline")
     generate(tmp / "data", rows=ROWS, months=2, workspaces=2, malformed=3)
-    config = config_for(tmp, tmp / "data" / "billable-usage" / "csv", tmp / "data" / "list_prices")
+    config = config_for(tmp, tmp / "data" / "billable-usage" / "csv", tmp / "data" / "list_prices", backend)
     run_pipeline(spark, config)
     return config
 
@@ -101,7 +101,9 @@ def _usage_date(timestamp: str) -> date:
 def _assert_same_as_clean_build(spark: SparkSession, config: PipelineConfig, tmp_path: Path) -> None:
     clean_dir = tmp_path / "clean"
     clean_dir.mkdir()
-    clean = config_for(clean_dir, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    clean = config_for(
+        clean_dir, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices", config.storage
+    )
     run_pipeline(spark, clean)
     store, clean_store = open_store(spark, config), open_store(spark, clean)
     for table in (USAGE, COST, COST_DAILY):
@@ -116,10 +118,12 @@ def _assert_same_as_clean_build(spark: SparkSession, config: PipelineConfig, tmp
 
 
 def test_redelivered_files_that_grow_or_shrink_recompute_the_changed_dates_of_their_month(
-    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture, backend: str
 ) -> None:
     generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)  # 150 rows per file
-    config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    config = config_for(
+        tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices", backend
+    )
     store = open_store(spark, config)
     run_pipeline(spark, config)
 
@@ -150,10 +154,12 @@ def test_redelivered_files_that_grow_or_shrink_recompute_the_changed_dates_of_th
 
 
 def test_month_to_date_redelivery_recomputes_only_the_dates_whose_rows_changed(
-    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    spark: SparkSession, tmp_path: Path, caplog: pytest.LogCaptureFixture, backend: str
 ) -> None:
     generate(tmp_path / "data", rows=ROWS, months=2, workspaces=2, malformed=0)
-    config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices")
+    config = config_for(
+        tmp_path, tmp_path / "data" / "billable-usage" / "csv", tmp_path / "data" / "list_prices", backend
+    )
     store = open_store(spark, config)
     run_pipeline(spark, config)
 
@@ -191,10 +197,10 @@ def test_month_to_date_redelivery_recomputes_only_the_dates_whose_rows_changed(
     assert store.read(USAGE).count() == store.row_count(LEGACY_USAGE)
 
 
-def test_changed_price_window_recomputes_the_dates_it_covers(spark: SparkSession, tmp_path: Path) -> None:
+def test_changed_price_window_recomputes_the_dates_it_covers(spark: SparkSession, tmp_path: Path, backend: str) -> None:
     generate(tmp_path / "data", rows=300, months=2, workspaces=1, malformed=0)
     prices = tmp_path / "data" / "list_prices" / "list_prices.csv"
-    config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", prices.parent)
+    config = config_for(tmp_path, tmp_path / "data" / "billable-usage" / "csv", prices.parent, backend)
     run_pipeline(spark, config)
 
     lines = prices.read_text().splitlines()

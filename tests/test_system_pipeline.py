@@ -72,7 +72,7 @@ R3 = correction(O3, "r3", "RETRACTION", "2024-03-08")
 S3 = correction(O3, "s3", "RESTATEMENT", "2024-03-08", usage_quantity=Decimal("3"))
 
 
-def write_stage_one(spark: SparkSession, tmp: Path) -> PipelineConfig:
+def write_stage_one(spark: SparkSession, tmp: Path, storage: str = "delta-rs") -> PipelineConfig:
     """Legacy CSVs for February and March, system-table exports from 2024-03-05 on (two overlapping files)."""
     legacy = tmp / "legacy"
     write_delivery(legacy, WS, "2024-02", [usage_row(timestamp="2024-02-10T09:59:59.999Z", dbus="4.0")])
@@ -98,7 +98,11 @@ def write_stage_one(spark: SparkSession, tmp: Path) -> PipelineConfig:
     )
     extra = f"  system_usage:\n    path: {tmp / 'system'}\n    format: parquet\n"
     path = write_config(
-        tmp, legacy, tmp / "prices", workspaces=f'  "{WS}": {{cloud: AWS, tier: PREMIUM, region: us-east-1}}\n'
+        tmp,
+        legacy,
+        tmp / "prices",
+        workspaces=f'  "{WS}": {{cloud: AWS, tier: PREMIUM, region: us-east-1}}\n',
+        storage=storage,
     )
     text = path.read_text().replace("workspaces:\n", extra + "workspaces:\n", 1)
     path.write_text(text)
@@ -106,8 +110,8 @@ def write_stage_one(spark: SparkSession, tmp: Path) -> PipelineConfig:
 
 
 @pytest.fixture(scope="module")
-def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
-    config = write_stage_one(spark, tmp_path_factory.mktemp("system"))
+def built(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory, backend: str) -> PipelineConfig:
+    config = write_stage_one(spark, tmp_path_factory.mktemp("system"), backend)
     run_pipeline(spark, config)
     return config
 
