@@ -234,6 +234,11 @@ def _system_usage(reader: YamlReader, raw: object, base: Path) -> SystemUsageSou
     return SystemUsageSource(path=path, format=fmt, table=table, lookback_days=lookback)
 
 
+def _on_object_store(location: str) -> bool:
+    """True for a URI other than `file:` (s3://, s3a://, abfss://, dbfs:): not a local or mounted file system."""
+    return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", location) is not None and not location.startswith("file:")
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
     """Load `pipeline.yml` with `key=value` overrides applied, the SKU catalog it names, and check both."""
     file = Path(path)
@@ -266,6 +271,12 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     if catalog is not None and storage == "delta-rs":  # delta-rs writes paths only: the catalog would be ignored
         raise reader.fail("storage", "delta-spark or auto when catalog is set (Spark writes catalog tables)", storage)
     warehouse = resolve_path(base, reader.string(data, "warehouse", "warehouse"))
+    if storage == "delta-rs" and _on_object_store(warehouse):  # refused before a session starts or a file is written
+        raise reader.fail(
+            "storage",
+            f"delta-spark or auto for the warehouse {warehouse} (delta-rs writes to a local or mounted file system)",
+            storage,
+        )
     account_api = account_api_source(reader, sources.get("account_api"), base, warehouse)
     if account_api is not None and legacy_csv is not None:
         raise reader.fail(
