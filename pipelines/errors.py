@@ -36,3 +36,7 @@ class CredentialsRejected(SourceApiError):
 
 class WarehouseBusy(BillingLakehouseError):
     """Another run holds the warehouse's lease and did not finish within the configured wait; nothing was written."""
+
+
+class ConcurrentCommit(WarehouseBusy):
+    """Another run committed to a table while this run wrote it (no lease: catalog tables, object stores)."""

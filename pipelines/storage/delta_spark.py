@@ -6,12 +6,14 @@ It cannot run on machines without the Delta jars (Maven), so it is kept delibera
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
+from pipelines.errors import ConcurrentCommit
 from pipelines.storage.base import (
     TRANSACTION_APP,
     Commit,
@@ -23,6 +25,8 @@ from pipelines.storage.base import (
     partition_filter,
 )
 from pipelines.tables import TableSpec
+
+log = logging.getLogger(__name__)
 
 # Delta's session setting for a commit's user metadata (its writer option is ignored when a write creates a table).
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -136,15 +140,68 @@ class DeltaSparkStore(TableStore):
         predicate = replace.sql_predicate()
         if exists and predicate:
             writer = writer.option("replaceWhere", predicate)
-        if self.catalog:
-            self._save_as_table(table, writer, exists, replace, encode_metadata(metadata))
-        else:
-            writer.save(self.location(table))
+        try:
+            self._save(table, writer, exists, replace, encode_metadata(metadata))
+        except Exception as error:
+            if not _concurrent_commit(error):
+                raise
+            self._lost_race(table, before, transaction, error)
         version = self.version(table)
         assert version is not None
         if version != before:
             self._committed(table, version)
         return version
+
+    def _save(self, table: TableSpec, writer: DataFrameWriter, exists: bool, replace: Replace, metadata: str) -> None:
+        """Delta's commit of one write: the data files and the new log entry (a kill splits a run here)."""
+        if self.catalog:
+            self._save_as_table(table, writer, exists, replace, metadata)
+        else:
+            writer.save(self.location(table))
+
+    def _lost_race(self, table: TableSpec, before: int | None, transaction: int, error: Exception) -> None:
+        """Another run committed to `table` while this write was committing (only without the warehouse lease).
+
+        When one of those commits carries this write's application transaction, the other run did this unit
+        of work's write already: this one is skipped, as Delta skips it when the commit came first. Any
+        other concurrent change means this write was planned from a state that no longer holds: the run
+        stops with `ConcurrentCommit`, every commit it made stays valid, and the next run converges.
+        """
+        recorded = self._transactions_since(table, before)
+        if recorded >= transaction:
+            log.warning(
+                "%s: another run committed application transaction %s at the same time; this write (%s) is skipped",
+                table,
+                recorded,
+                transaction,
+            )
+            return
+        raise ConcurrentCommit(
+            f"{table} was changed by another run while this run wrote it ({_first_line(error)});"
+            " nothing of this write was committed, and a new run carries on from the committed tables"
+        ) from error
+
+    def _transactions_since(self, table: TableSpec, before: int | None) -> int:
+        """The highest application transaction of this project that commits after `before` carry (-1: none)."""
+        current = self.version(table)
+        if current is None:
+            return -1
+        first = 0 if before is None else before + 1
+        logs = [f"{self._log_folder(table)}/{v:020d}.json" for v in range(first, current + 1)]
+        if not logs:
+            return -1
+        entries = self.spark.read.json(logs)
+        if "txn" not in entries.columns:
+            return -1
+        found = entries.where(f"txn.appId = '{TRANSACTION_APP}'").agg({"txn.version": "max"}).collect()[0][0]
+        return -1 if found is None else int(found)
+
+    def _log_folder(self, table: TableSpec) -> str:
+        """Where the table's Delta log lies (a catalog table's from its storage location)."""
+        if not self.catalog:
+            return f"{self.location(table)}/_delta_log"
+        detail = self.spark.sql(f"DESCRIBE DETAIL {self._identifier(table)}").select("location").collect()
+        return f"{detail[0][0]}/_delta_log"
 
     def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
         delta = self._delta(table)
@@ -163,3 +220,17 @@ class DeltaSparkStore(TableStore):
 
     def row_count(self, table: TableSpec) -> int:
         return self.read(table).count()
+
+
+# Delta's optimistic concurrency errors (io.delta.exceptions / DELTA_CONCURRENT_* error classes).
+_CONCURRENCY_ERRORS = ("Concurrent", "MetadataChanged", "ProtocolChanged", "DELTA_CONCURRENT", "DELTA_METADATA_CHANGED")
+
+
+def _concurrent_commit(error: Exception) -> bool:
+    """Whether Delta refused a commit because another writer committed first."""
+    text = f"{type(error).__name__}: {error}"
+    return any(marker in text for marker in _CONCURRENCY_ERRORS)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
