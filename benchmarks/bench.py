@@ -6,7 +6,11 @@ The re-delivered month is the worst case (every row new, so every date of the mo
 month-to-date re-delivery that follows it is the daily case (the same file with more rows on its last
 day, so one usage date changes).
 
+The pipeline scenarios run once per storage backend (delta-rs, and delta-spark where its jars are
+fetched), each in its own warehouse, on the same deliveries: the report has one section per backend.
+
 Usage: python -m benchmarks.bench [--rows 1000000] [--small-rows 250000] [--work ./bench-data]
+       [--backends delta-rs,delta-spark]
 
 Every figure runs in its own process (`benchmarks.scenario`, fresh JVM). Prints one JSON object on
 stdout; progress goes to stderr. Generated data is reused when its `.generated-<rows>` marker exists.
@@ -62,7 +66,9 @@ def prepare_data(data: Path, rows: int) -> Path:
     return data / "billable-usage" / "csv"
 
 
-def write_config(path: Path, data: Path, warehouse: Path, usage: dict[str, Any] | None = None) -> Path:
+def write_config(
+    path: Path, data: Path, warehouse: Path, usage: dict[str, Any] | None = None, storage: str = "auto"
+) -> Path:
     """A pipeline.yml for one data set: the example's workspaces and currency, paths inside the work dir.
 
     `usage` names the usage sources (default: the legacy CSV folder); the list prices are always read.
@@ -72,7 +78,7 @@ def write_config(path: Path, data: Path, warehouse: Path, usage: dict[str, Any] 
     config = {
         "version": 1,
         "warehouse": str(warehouse),
-        "storage": "auto",
+        "storage": storage,
         "currency": example.get("currency", "USD"),
         "account_id": example.get("account_id"),
         "skus": str(SKUS),
@@ -138,11 +144,12 @@ def deliver_next_day(csv_dir: Path, file: str) -> dict[str, Any]:
     return {"file": path.name, "rows_before": before, "rows_added": added}
 
 
-def setup(work: Path, rows: int) -> tuple[Path, Path, Path, Path]:
-    """Data folder, delivery folder, config and warehouse for one data set of `rows` rows."""
-    data, warehouse = work / f"data-{rows}", work / f"warehouse-{rows}"
+def setup(work: Path, rows: int, backend: str) -> tuple[Path, Path, Path, Path]:
+    """Data folder, delivery folder, config and warehouse for one data set of `rows` rows and one backend."""
+    data, warehouse = work / f"data-{rows}", work / f"warehouse-{rows}-{backend}"
     csv_dir = prepare_data(data, rows)
-    return data, csv_dir, write_config(work / f"pipeline-{rows}.yml", data, warehouse), warehouse
+    config = write_config(work / f"pipeline-{rows}-{backend}.yml", data, warehouse, storage=backend)
+    return data, csv_dir, config, warehouse
 
 
 def full_backfill(config: Path, warehouse: Path) -> dict[str, Any]:
@@ -159,23 +166,61 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 3) if denominator else None
 
 
-def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
-    """All scenarios on `rows`, then a full backfill on `small_rows`; the assembled report."""
+def run(rows: int, small_rows: int, work: Path, backends: list[str]) -> dict[str, Any]:
+    """The naive job and the floor once, then every pipeline scenario per backend; the assembled report."""
     work = work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    data, csv_dir, config, warehouse = setup(work, rows)
-    files = len(list(csv_dir.glob("*.csv")))
+    csv_dir = prepare_data(work / f"data-{rows}", rows)
     naive = scenario("naive", "--csv", str(csv_dir))
     floor = scenario("floor", "--csv", str(csv_dir), "--out", str(work / f"floor-{rows}"))
     shutil.rmtree(work / f"floor-{rows}", ignore_errors=True)
+    sections = {backend: run_backend(backend, rows, small_rows, work, naive) for backend in backends}
+    return {
+        "rows": rows,
+        "small_rows": small_rows,
+        "delivery_files": len(list(csv_dir.glob("*.csv"))),
+        "spark_master": "local[2]",
+        "work_dir": str(work),
+        "naive_job_s": naive["work_s"],
+        "naive_job_total_s": naive["total_s"],
+        "floor_s": floor["work_s"],
+        "floor_phases_s": floor["phases_s"],
+        "floor_vs_naive": ratio(floor["work_s"], naive["work_s"]),
+        "naive_memory_mb": memory(naive, rows),
+        "floor_memory_mb": memory(floor, rows),
+        "side_by_side": {
+            key: {backend: section[key] for backend, section in sections.items()}
+            for key in ("full_backfill_s", "noop_rerun_s", "redelivered_month_s", "month_to_date_redelivery_s")
+        }
+        | {
+            f"{key}_ratio": {backend: section["ratios"][key] for backend, section in sections.items()}
+            for key in TARGETS
+        }
+        | {
+            "full_backfill_vs_floor": {
+                backend: ratio(section["full_backfill_s"], floor["work_s"]) for backend, section in sections.items()
+            }
+        },
+        "backends": sections,
+        "targets": TARGETS,
+        "all_pass": all(section["all_pass"] for section in sections.values()),
+        "processes": {"naive_job": naive, "floor": floor},
+    }
+
+
+def run_backend(backend: str, rows: int, small_rows: int, work: Path, naive: dict[str, Any]) -> dict[str, Any]:
+    """Full backfill, no-op re-run, re-delivered month, month-to-date case and the small backfill on one backend."""
+    progress(f"backend {backend}")
+    data, csv_dir, config, warehouse = setup(work, rows, backend)  # restores deliveries an earlier backend changed
     full = full_backfill(config, warehouse)
     noop = scenario("pipeline", "--config", str(config))
     redelivery = redeliver(data, csv_dir)
     redelivered = scenario("pipeline", "--config", str(config))
     next_day = deliver_next_day(csv_dir, redelivery["file"])
     month_to_date = scenario("pipeline", "--config", str(config))
-    _, _, small_config, small_warehouse = setup(work, small_rows)
+    _, _, small_config, small_warehouse = setup(work, small_rows, backend)
     small = full_backfill(small_config, small_warehouse)
+    shutil.rmtree(small_warehouse, ignore_errors=True)
 
     ratios = {
         "full_backfill_vs_naive": ratio(full["work_s"], naive["work_s"]),
@@ -192,17 +237,7 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
     passed = {key: value is not None and value <= TARGETS[key] for key, value in ratios.items()}
     passed["noop_wrote_nothing"] = noop["written"] == {}
     return {
-        "rows": rows,
-        "small_rows": small_rows,
-        "delivery_files": files,
-        "spark_master": "local[2]",
-        "work_dir": str(work),
-        "naive_job_s": naive["work_s"],
-        "naive_job_total_s": naive["total_s"],
-        "floor_s": floor["work_s"],
-        "floor_phases_s": floor["phases_s"],
-        "floor_vs_naive": ratio(floor["work_s"], naive["work_s"]),
-        "full_backfill_vs_floor": ratio(full["work_s"], floor["work_s"]),
+        "storage": backend,
         "full_backfill_s": full["work_s"],
         "full_backfill_total_s": full["total_s"],
         "noop_rerun_s": noop["work_s"],
@@ -218,8 +253,6 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
         "small_full_backfill_s": small["work_s"],
         "small_full_backfill_total_s": small["total_s"],
         "memory_mb": {
-            "naive_job": memory(naive, rows),
-            "floor": memory(floor, rows),
             "full_backfill": memory(full, rows),
             "noop_rerun": memory(noop, rows),
             "redelivered_month": memory(redelivered, rows),
@@ -228,12 +261,9 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
         },
         "ratios": ratios,
         "ratios_including_session_start": ratios_with_start,
-        "targets": TARGETS,
         "pass": passed,
         "all_pass": all(passed.values()),
         "processes": {
-            "naive_job": naive,
-            "floor": floor,
             "full_backfill": full,
             "noop_rerun": noop,
             "redelivered_month": redelivered,
@@ -243,17 +273,27 @@ def run(rows: int, small_rows: int, work: Path) -> dict[str, Any]:
     }
 
 
+def available_backends() -> list[str]:
+    """delta-rs always; delta-spark where `make jars` fetched its jars."""
+    from pipelines.spark import maven_jars
+
+    return ["delta-rs"] + (["delta-spark"] if any(j.name.startswith("delta-spark") for j in maven_jars()) else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: run the benchmark and print the JSON report (exit 1 if the no-op run wrote)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small-rows", type=int, default=250_000)
     parser.add_argument("--work", type=Path, default=Path("bench-data"))
+    parser.add_argument("--backends", help="comma-separated storage backends (default: every available one)")
     args = parser.parse_args(argv)
-    report = run(args.rows, args.small_rows, args.work)
+    backends = args.backends.split(",") if args.backends else available_backends()
+    report = run(args.rows, args.small_rows, args.work, backends)
     print(json.dumps(report, indent=2))
-    if not report["pass"]["noop_wrote_nothing"]:
-        progress(f"the no-op rerun wrote tables: {report['noop_written']}")
+    wrote = {b: s["noop_written"] for b, s in report["backends"].items() if not s["pass"]["noop_wrote_nothing"]}
+    if wrote:
+        progress(f"the no-op rerun wrote tables: {wrote}")
         return 1
     return 0
 
