@@ -19,12 +19,15 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.spark import build_spark, maven_jars
 from pipelines.storage import delta_spark_available
 from pipelines.tables import SYSTEM_USAGE_COLUMNS
+from tests.s3_server import S3_TEST_CREDENTIALS, map_s3_scheme, s3, s3_server  # noqa: F401  (S3 fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    # S3A takes its credentials from the JVM's environment, which is fixed when the JVM starts (tests/s3_server.py).
+    os.environ.update(S3_TEST_CREDENTIALS)
     session = build_spark(
         "billing-lakehouse-tests",
         {
@@ -41,7 +44,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
             "spark.sql.codegen.wholeStage": "false",
             "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         },
+        s3=True,  # the S3A connector on the class path: tests/test_s3.py reads and writes moto's S3 server
     )
+    map_s3_scheme(session, False)  # s3:// has no file system unless a test asks for the `s3` fixture
     yield session
     session.stop()
 
