@@ -128,11 +128,14 @@ def test_a_1_gb_line_and_an_unreadable_file_are_rejected_by_name_while_everythin
 
 def test_a_delivery_whose_every_record_is_quarantined_is_reported_as_rejected(spark, tmp_path: Path) -> None:
     deliveries = tmp_path / "csv"
-    write_delivery(deliveries, WS, "2024-01", [usage_row(dbus="abc"), usage_row(timestamp="never")])
+    write_delivery(deliveries, WS, "2024-01", [usage_row(dbus="4")])
     store = DeltaRsStore(spark, str(tmp_path / "warehouse"))
+    land_legacy_usage(spark, store, str(deliveries), Run())
+    write_delivery(deliveries, WS, "2024-01", [usage_row(dbus="abc"), usage_row(timestamp="never")])
 
-    result = land_legacy_usage(spark, store, str(deliveries), Run())
+    result = land_legacy_usage(spark, DeltaRsStore(spark, store.warehouse), str(deliveries), Run())
 
+    assert [r.dbus for r in store.read(LEGACY_USAGE).collect()] == ["4"]  # the month keeps its last good delivery
     assert result.landed == []
     assert [(e.status, e.rows_read, e.rows_quarantined, e.error) for e in result.rejected] == [
         (REJECTED, 2, 2, "all 2 records quarantined")
@@ -190,3 +193,19 @@ def test_records_are_measured_across_read_chunks_and_quoted_line_breaks() -> Non
     assert all("record 2 (counting the header) is 20 bytes" in str(longest_over(text, 19, n)) for n in (1, 5, 100))
     assert longest_over(text, 19, 4, quoted=False) is None  # as lines (JSON lines), no line exceeds 19 bytes
     assert "record 3 " in str(longest_over(b"a\nb\n" + b"x" * 50, 40, 8))  # a last record without a line break
+
+
+def test_a_refused_file_lands_once_the_limit_allows_it_and_is_not_reported_again_before(spark, tmp_path: Path) -> None:
+    deliveries = tmp_path / "csv"
+    write_delivery(deliveries, WS, "2024-01", [usage_row(custom_tags='{"note":"' + "x" * 2000 + '"}')])
+    store = DeltaRsStore(spark, str(tmp_path / "warehouse"))
+
+    first = land_legacy_usage(spark, store, str(deliveries), Run(), max_record_bytes=1024)
+    again = land_legacy_usage(spark, DeltaRsStore(spark, store.warehouse), str(deliveries), Run(), 1024)
+    raised = land_legacy_usage(spark, DeltaRsStore(spark, store.warehouse), str(deliveries), Run(), 8192)
+
+    assert [e.error for e in first.rejected] == [
+        "record 2 (counting the header) is 4,170 bytes, longer than max_record_bytes (1,024): the file is not read"
+    ]
+    assert (again.rejected, again.landed, again.unchanged) == ([], [], 1)  # not reported twice
+    assert [(e.rows_read, e.rows_landed) for e in raised.landed] == [(1, 1)]

@@ -12,7 +12,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from pipelines.logs import progress, redact
-from pipelines.sources.files import DeliveredFile, RecordLimit, check_files
+from pipelines.sources.files import REFUSALS, DeliveredFile, RecordLimit, check_files
 from pipelines.storage import TableStore
 from pipelines.tables import INGEST_LOG
 
@@ -58,6 +58,12 @@ class LogEntry:
 
     def same_file(self, file: DeliveredFile) -> bool:
         return (self.path, self.size, self.modified_ms) == (file.path, file.size, file.modified_ms)
+
+    @property
+    def refused(self) -> bool:
+        """Rejected before it was read (unreadable, or a record over max_record_bytes): worth checking again, since
+        neither a permission fix nor a higher limit changes the file's size, modification time or content."""
+        return self.status == REJECTED and (self.error or "").startswith(REFUSALS)
 
     def rejected_when_nothing_landed(self) -> LogEntry:
         """A landed delivery whose every record was quarantined counts as rejected (its rows are in the quarantine)."""
@@ -109,7 +115,7 @@ def changed_files(
     maybe_changed = []
     for file in files:
         previous = latest.get(key(file))
-        if previous is not None and previous.same_file(file):
+        if previous is not None and previous.same_file(file) and not previous.refused:
             log.info("skipping %s: same path, size and modification time as when it was %s", file.path, previous.status)
         else:
             maybe_changed.append(file)
@@ -127,7 +133,11 @@ def changed_files(
         previous, digest = latest.get(key(file)), digests[file.path]
         if previous is None:
             log.info("%s: new delivery %s", file.path, key(file))
-        elif digest.sha256 is not None and previous.sha256 == digest.sha256:
+        elif (
+            digest.sha256 is not None
+            and previous.sha256 == digest.sha256
+            and (not previous.refused or previous.error == digest.problem)
+        ):
             log.info("skipping %s: touched, but its content (sha256) is what was %s", file.path, previous.status)
             continue
         else:

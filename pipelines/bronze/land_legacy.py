@@ -98,9 +98,9 @@ def land_legacy_usage(
 
 def _land(
     spark: SparkSession, store: TableStore, accepted: list[tuple[DeliveredFile, str]], run: Run, max_record_bytes: int
-) -> tuple[list[LogEntry], int]:
+) -> tuple[list[LogEntry], int | None]:
     """Land the accepted files in one commit per table. A delivery whose every record was quarantined
-    comes back rejected (its rows are in the quarantine, none in bronze)."""
+    comes back rejected: its records go to the quarantine, and its month in bronze keeps what it held."""
     key = legacy_usage.delivery_key
     sha_map = F.create_map(*[F.lit(x) for file, sha in accepted for x in (key(file.name), sha)])
     sha = sha_map[F.col("delivery")]
@@ -119,14 +119,17 @@ def _land(
                 Replace.where([{"source": legacy_usage.SOURCE, "delivery": d} for d in deliveries]),
                 {"run_id": run.run_id, "changed": {"deliveries": deliveries}},
             )
-        partitions = [_partition(file) for file, _ in accepted]
-        landed = legacy_usage.landed_rows(validated, sha, ingested_at)
-        version = store.write(
-            LEGACY_USAGE,
-            landed,
-            Replace.where(partitions),
-            {"run_id": run.run_id, "changed": _changed(store, partitions, landed)},
-        )
+        nothing_good = {d for d, row in counts.items() if row.rows_read and not row.rows_landed}
+        partitions = [_partition(file) for file, _ in accepted if key(file.name) not in nothing_good]
+        version = None
+        if partitions:
+            landed = legacy_usage.landed_rows(validated, sha, ingested_at)
+            version = store.write(
+                LEGACY_USAGE,
+                landed,
+                Replace.where(partitions),
+                {"run_id": run.run_id, "changed": _changed(store, partitions, landed)},
+            )
     finally:
         validated.unpersist()
     entries = []

@@ -118,8 +118,8 @@ def _reload(
             ingested_at.alias("_ingested_at"),
         )
         if any(bad_rows for _, bad_rows in counts.values()) or held_deliveries(store, list_prices.SOURCE):
-            replace = Replace.where([{"source": list_prices.SOURCE}])
-            store.write(QUARANTINE, quarantined, replace, {"run_id": run.run_id})
+            own_partition = Replace.where([{"source": list_prices.SOURCE}])
+            store.write(QUARANTINE, quarantined, own_partition, {"run_id": run.run_id})
         landed = normalised.where(~bad).select(
             "price_start_time",
             "price_end_time",

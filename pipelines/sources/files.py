@@ -26,6 +26,10 @@ HASH_THREADS = 4
 HASH_CHUNK = 4 * 1024 * 1024
 
 
+# How the reason of a file refused before it was read begins (unreadable, or a record too long).
+REFUSALS = ("unreadable", "record ")
+
+
 @dataclass(frozen=True)
 class Digest:
     """A file's sha256, or why it cannot be landed (unreadable, or a record longer than allowed)."""

@@ -36,7 +36,7 @@ from deltalake.transaction import (
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from pipelines.errors import StorageError
+from pipelines.errors import ConcurrentCommit, StorageError
 from pipelines.storage.arrow import contract_schema
 from pipelines.storage.base import (
     TRANSACTION_APP,
@@ -186,13 +186,26 @@ class DeltaRsStore(TableStore):
                 commit_properties=self._properties(metadata, transaction),
             )
         except CommitFailedError as error:
-            self._skip(table, error)
+            self._lost_race(table, transaction, error)
             return self._current_version(table)
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error
         version = self._current_version(table)
         self._committed(table, version)
         return version
+
+    def _lost_race(self, table: TableSpec, transaction: int, error: Exception) -> None:
+        """A commit that failed: skipped when the table now holds this write's application transaction (another
+        run committed the same write first), else ConcurrentCommit (another writer; nothing of this write landed)."""
+        delta = self._table(table)
+        recorded = None if delta is None else delta.transaction_version(TRANSACTION_APP)
+        if recorded is not None and recorded >= transaction:
+            self._skip(table, error)
+            return
+        raise ConcurrentCommit(
+            f"{table}: another writer committed while this run wrote it ({type(error).__name__}); nothing of this"
+            " write was committed: run again"
+        ) from error
 
     def _current_version(self, table: TableSpec) -> int:
         return DeltaTable(self.location(table)).version()
@@ -260,7 +273,7 @@ class DeltaRsStore(TableStore):
             except Exception as error:
                 if not DeltaTable.is_deltatable(self.location(table)):
                     raise StorageError(f"could not create {table}: {error}") from error
-                self._skip(table, "another run created it")
+                self._lost_race(table, transaction, error)  # another writer created it meanwhile
                 return None
             self._committed(table, 0)
             return 0
@@ -286,8 +299,8 @@ class DeltaRsStore(TableStore):
                 partition_by=list(table.partition_by) or None,
                 commit_properties=properties,
             )
-        except CommitFailedError as error:  # a concurrent commit with the same application transaction
-            self._skip(table, error)
+        except CommitFailedError as error:  # a concurrent commit
+            self._lost_race(table, transaction, error)
             return None
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error

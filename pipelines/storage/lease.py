@@ -40,6 +40,18 @@ def _holder(fd: int) -> str:
         return "another run"
 
 
+def _locked(fd: int, root: Path) -> bool:
+    """Take the lock if it is free. A file system without locks (some FUSE mounts) counts as taken, with a
+    warning: the Delta application transactions still keep a second run from committing twice."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as error:
+        log.warning("no lease on %s (%s): Delta application transactions keep runs apart", root, error)
+    return True
+
+
 @contextmanager
 def warehouse_lease(warehouse: str, wait_seconds: float, run: str) -> Iterator[None]:
     """Hold the warehouse's lease for the body; wait up to `wait_seconds` for it, then raise WarehouseBusy."""
@@ -53,21 +65,17 @@ def warehouse_lease(warehouse: str, wait_seconds: float, run: str) -> Iterator[N
     try:
         deadline = time.monotonic() + wait_seconds
         announced = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _holder(fd)
-                if time.monotonic() >= deadline:
-                    raise WarehouseBusy(
-                        f"the warehouse {root} is in use by {holder}; gave up after waiting {wait_seconds:g} s"
-                        " (lease_wait_seconds)"
-                    ) from None
-                if not announced:
-                    log.warning("waiting up to %g s for %s to finish with %s", wait_seconds, holder, root)
-                    announced = True
-                time.sleep(POLL_SECONDS)
+        while not _locked(fd, root):
+            holder = _holder(fd)
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {root} is in use by {holder}; gave up after waiting {wait_seconds:g} s"
+                    " (lease_wait_seconds)"
+                )
+            if not announced:
+                log.warning("waiting up to %g s for %s to finish with %s", wait_seconds, holder, root)
+                announced = True
+            time.sleep(POLL_SECONDS)
         since = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(
