@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pipelines.cli import main
+from pipelines.cli import entry_point
 
 if __name__ == "__main__":
-    sys.exit(main(["ingest", *sys.argv[1:]]))
+    entry_point(["ingest", *sys.argv[1:]])  # a non-zero exit raises SystemExit: the task fails

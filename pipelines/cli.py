@@ -150,5 +150,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
+def entry_point(argv: Sequence[str] | None = None) -> None:
+    """The package's entry point (`billing-lakehouse`, and what a Databricks `python_wheel_task` calls): `main`,
+    with a non-zero exit code raised as `SystemExit(code)`.
+
+    A wheel task calls the function the wheel's entry-point metadata names and ignores what it returns: only an
+    exception fails the task. A console script turns the same `SystemExit` into the process's exit code. Success
+    returns None rather than raising `SystemExit(0)`, which every caller reads as success.
+    """
+    code = main(argv)
+    if code:
+        raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

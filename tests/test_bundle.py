@@ -79,7 +79,7 @@ def test_every_task_calls_an_entry_point_that_accepts_its_parameters(target: str
     for task in tasks:
         wheel_task = task["python_wheel_task"]
         assert wheel_task["package_name"] == distribution.replace("-", "_")
-        assert scripts[wheel_task["entry_point"]] == "pipelines.cli:main"
+        assert scripts[wheel_task["entry_point"]] == "pipelines.cli:entry_point"
         parameters = wheel_task["parameters"]
         try:
             args = _parser().parse_args(parameters)
