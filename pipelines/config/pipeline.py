@@ -39,6 +39,10 @@ DEFAULT_LEASE_WAIT_SECONDS = 300
 # The longest record a delivered file may hold; a file with a longer one is rejected, never read into memory.
 DEFAULT_MAX_RECORD_BYTES = 1024 * 1024
 _TEMPLATE_FIELD = re.compile(r"{(\w*)}")
+# The key that switches each optional source on. Given empty (`--set sources.dremio.base_url=`), the source is off
+# whatever its other keys say: a scheduler that passes every setting of a source (a bundle's variables) leaves it
+# out by leaving one value unset.
+SOURCE_SWITCHES = {"legacy_csv": "path", "account_api": "start_month", "dremio": "base_url"}
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class PipelineConfig:
     spark_conf: dict[str, str] = field(default_factory=dict)
     lease_wait_seconds: int = DEFAULT_LEASE_WAIT_SECONDS
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    workspace_names: dict[str, str] = field(default_factory=dict)  # workspace id -> name, for display only
 
     @property
     def dremio_grain(self) -> tuple[str, str, str, str] | None:
@@ -195,6 +200,15 @@ def _workspaces(reader: YamlReader, raw: object, skus: SkuCatalog, skus_file: st
     return workspaces
 
 
+def _workspace_names(reader: YamlReader, raw: object) -> dict[str, str]:
+    """Names shown beside workspace ids (notebooks); any workspace, whatever its source."""
+    names = reader.mapping(raw or {}, "workspace_names")
+    for workspace_id in names:
+        if not re.fullmatch(r"\d+", str(workspace_id)):
+            raise reader.fail(f"workspace_names.{workspace_id}", "a numeric workspace id as the key (quote it)")
+    return {str(k): reader.string(names, k, f"workspace_names.{k}") for k in names}
+
+
 def _table_or_export(reader: YamlReader, raw: object, base: Path, key: str) -> tuple[str | None, str | None, str]:
     """(path, table, format) of a source given either as `table:` or as `path:` (+ `format:`)."""
     settings = reader.mapping(raw, key)
@@ -234,6 +248,22 @@ def _system_usage(reader: YamlReader, raw: object, base: Path) -> SystemUsageSou
     return SystemUsageSource(path=path, format=fmt, table=table, lookback_days=lookback)
 
 
+def switched_on(sources: dict[str, Any]) -> dict[str, Any]:
+    """The configured sources without those whose switch key (SOURCE_SWITCHES) is given empty."""
+    on = {}
+    for name, settings in sources.items():
+        switch = SOURCE_SWITCHES.get(name)
+        if switch and isinstance(settings, dict) and switch in settings and _empty(settings[switch]):
+            log.debug("sources.%s is off: %s is empty", name, switch)
+            continue
+        on[name] = settings
+    return on
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _on_object_store(location: str) -> bool:
     """True for a URI other than `file:` (s3://, s3a://, abfss://, dbfs:): not a local or mounted file system."""
     return re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", location) is not None and not location.startswith("file:")
@@ -246,6 +276,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
     optional = {"rate_cards", "catalog", "schemas", "spark_conf", "lease_wait_seconds", "max_record_bytes"}
+    optional |= {"workspace_names"}
     reader.unknown_keys(data, allowed | optional, "")
 
     skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
@@ -253,6 +284,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
 
     sources = reader.mapping(data.get("sources") or {}, "sources")
     reader.unknown_keys(sources, {"legacy_csv", "list_prices", "system_usage", "account_api", "dremio"}, "sources")
+    sources = switched_on(sources)
     legacy_csv = None
     if sources.get("legacy_csv") is not None:
         legacy = reader.mapping(sources["legacy_csv"], "sources.legacy_csv")
@@ -265,7 +297,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     schemas = reader.mapping(data.get("schemas") or {}, "schemas")
     reader.unknown_keys(schemas, {"bronze", "silver", "gold"}, "schemas")
     spark_conf = reader.mapping(data.get("spark_conf") or {}, "spark_conf")
-    account_id = data.get("account_id")
+    account_id = None if _empty(data.get("account_id")) else data["account_id"]  # `--set account_id=`: none
     catalog = data.get("catalog")
     storage = reader.choice(data, "storage", "storage", STORAGE_BACKENDS, "auto")
     if catalog is not None and storage == "delta-rs":  # delta-rs writes paths only: the catalog would be ignored
@@ -326,4 +358,5 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         max_record_bytes=reader.integer(
             data, "max_record_bytes", "max_record_bytes", DEFAULT_MAX_RECORD_BYTES, 1024, 1024**3
         ),
+        workspace_names=_workspace_names(reader, data.get("workspace_names")),
     )

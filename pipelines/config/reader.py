@@ -51,7 +51,9 @@ class YamlReader:
         *parents, name = key.split(".")
         node = self.data
         for part in parents:
-            child = node.setdefault(part, {})
+            child = node.get(part)
+            if child is None:  # absent, or written empty (`sources:`): the override starts the mapping
+                child = node[part] = {}
             if not isinstance(child, dict):
                 raise ConfigError(self.file, f"--set {key}", f"{part} to be a mapping in the file", child)
             node = child
