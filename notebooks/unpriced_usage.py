@@ -7,11 +7,34 @@
 
 # COMMAND ----------
 
+# MAGIC %md
+# MAGIC **Parameters** (widgets; the bundle's job sets them): `config`, `catalog`, `bronze_schema`, `silver_schema`,
+# MAGIC `gold_schema`. A blank one keeps the config file's value (`conf/pipeline.databricks.yml` on Databricks: the
+# MAGIC bundle's defaults). Locally they are the environment variables `BILLING_LAKEHOUSE_CONFIG`,
+# MAGIC `BILLING_LAKEHOUSE_CATALOG`, `BILLING_LAKEHOUSE_GOLD_SCHEMA`, ... and the config defaults to the demo's.
+# MAGIC
+# MAGIC **Setup.** Deployed by the bundle, the package is imported from the repository copy beside this folder (next
+# MAGIC cell). Anywhere else on Databricks, install the bundle's wheel first, in a cell of its own:
+# MAGIC `%pip install <bundle root>/artifacts/.internal/billing_lakehouse-0.1.0-py3-none-any.whl`, where the bundle
+# MAGIC root is e.g. `/Workspace/Users/<you>/.bundle/billing_lakehouse/dev`.
+
+# COMMAND ----------
+
+import importlib.util
+import sys
+from pathlib import Path
+
+if importlib.util.find_spec("pipelines") is None:  # on Databricks: the bundle's copy of the repository
+    sys.path.append(str(Path.cwd().parent))
+
+# COMMAND ----------
+
 from pyspark.sql import functions as F
 
-from pipelines.notebook import open_tables, show
+from pipelines.notebook import open_notebook, show
 
-spark, table = open_tables()
+notebook = open_notebook(dbutils=globals().get("dbutils"))
+spark, table, readable = notebook.spark, notebook.table, notebook.readable
 display = globals().get("display", show)
 unpriced = table("gold.unpriced_usage")
 
@@ -34,4 +57,4 @@ unpriced_records = unpriced.count()
 # COMMAND ----------
 
 skus = [r.sku_name for r in unpriced.select("sku_name").distinct().collect()]
-display(table("silver.prices").where(F.col("sku_name").isin(skus)).orderBy("sku_name", "price_start_time"))
+display(readable(table("silver.prices").where(F.col("sku_name").isin(skus)).orderBy("sku_name", "price_start_time")))
