@@ -81,7 +81,7 @@ def land_legacy_usage(
         if not legacy_usage.FILE_NAME.match(file.name):
             problem = f"file name does not match {EXPECTED_NAME}"
         else:
-            problem = legacy_usage.header_problem(first_line(spark, file.path))
+            problem = legacy_usage.header_problem(first_line(spark, file))
         if problem:
             log.warning("rejected %s: %s", file.name, problem)
             result.rejected.append(_entry(file, sha, REJECTED, problem))

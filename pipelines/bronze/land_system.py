@@ -84,7 +84,7 @@ def _land_exports(
     for file, sha in changed:
         columns: tuple[str, ...] = ()
         if file_format == "csv":
-            columns = system_usage.header_columns(first_line(spark, file.path))
+            columns = system_usage.header_columns(first_line(spark, file))
             missing = system_usage.missing_columns(list(columns))
             if missing:
                 entry = _file_entry(key(file), file, sha, REJECTED, "missing columns: " + ", ".join(missing))

@@ -1,29 +1,39 @@
 """List delivered files and read their first line and checksum, locally or on s3:// alike.
 
-Listing goes through Spark's Hadoop file system, so a cluster with S3 access reads S3 prefixes
-the same way a laptop reads a folder. Checksums of local files are read by the driver in a few
-threads (a Spark job would cost more than the hashing); checksums of remote files are computed by
-Spark executors. Either way only (path, sha256) pairs reach the driver.
+Nothing goes through the JVM: a Spark Connect session (Databricks serverless, standard access mode; no JVM
+in this process) lists and hashes files as a laptop does. Spark lists a location with the `binaryFile`
+source's path, length and modification time, never its content; a classic session's local folders are
+listed by this process instead, with the same paths, sizes and times (cheaper: it runs on every run).
+Checksums of files the driver can read itself (a classic session's local files, or a Connect server's
+local files when this process sees the same size and modification time) are read in a few threads, which
+also measure their records (a Spark job would cost more than the hashing); the checksums of other files
+are computed by Spark executors (`sha2` over `binaryFile` content, at most 2 GiB a file). Either way only
+(path, sha256) pairs reach the driver.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urlparse
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.columns import normalised_path
 from pipelines.errors import SourceMissing
+from pipelines.spark import is_connect
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 HASH_THREADS = 4
 HASH_CHUNK = 4 * 1024 * 1024
+# The longest file the binaryFile source reads (spark.sql.sources.binaryFile.maxLength's default, Int.MaxValue).
+SPARK_MAX_FILE_BYTES = 2**31 - 1
+# How Spark says a listed location does not exist.
+MISSING_PATH = "PATH_NOT_FOUND"
 
 
 # How the reason of a file refused before it was read begins (unreadable, or a record too long).
@@ -102,15 +112,14 @@ class DeliveredFile:
     modified_ms: int
 
 
-def _jvm(spark: SparkSession) -> Any:
-    jvm = spark._jvm
-    assert jvm is not None, "needs a classic (non-Connect) SparkSession"
-    return jvm
+def _binary_files(spark: SparkSession, location: str | list[str]) -> DataFrame:
+    """The binaryFile source over `location`, every file below it, without partition columns."""
+    return spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(location)
 
 
-def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(path)
-    return hadoop_path, hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
+def _missing_path(error: Exception) -> bool:
+    condition = getattr(error, "getCondition", lambda: None)()
+    return condition == MISSING_PATH or (condition is None and MISSING_PATH in str(error))
 
 
 def _hidden(name: str) -> bool:
@@ -119,33 +128,87 @@ def _hidden(name: str) -> bool:
 
 def location_exists(spark: SparkSession, location: str) -> bool:
     """True when a file or folder exists at `location` (any file system Spark can reach)."""
-    path, fs = _file_system(spark, location)
-    return bool(fs.exists(path))
+    local = _local_folder(spark, location)
+    if local is not None:
+        return os.path.exists(local)
+    try:
+        _binary_files(spark, location).schema  # noqa: B018  (a Connect session analyses the read only when asked)
+    except Exception as error:
+        if _missing_path(error):
+            return False
+        raise
+    return True
+
+
+def _local_folder(spark: SparkSession, location: str) -> str | None:
+    """Where a classic session's driver (this process) finds a local `location`; None for Spark to list it."""
+    local = _local_path(location)
+    return None if local is None or is_connect(spark) else os.path.abspath(local)
+
+
+def _below(location: str, path: str) -> str | None:
+    """`path` relative to the folder `location`, or None when it is not below it (the location is the file)."""
+    if not urlparse(location).scheme:
+        location = os.path.abspath(location)
+    root = normalised_path(unquote(location)).rstrip("/")
+    listed = normalised_path(unquote(path))
+    return listed[len(root) + 1 :] if listed.startswith(root + "/") else None
 
 
 def list_files(spark: SparkSession, location: str, recursive: bool = False) -> list[DeliveredFile]:
     """Files under `location` (or the file itself), skipping hidden and `_`-prefixed names.
 
     With `recursive`, files in sub-folders too (an export written by Spark is a folder of part
-    files); hidden and `_`-prefixed folders are skipped as well.
+    files); hidden and `_`-prefixed folders are skipped as well. A classic session's local folder is
+    listed by this process (a Spark job costs about a second, and the listing runs on every run); any
+    other location by Spark, with the same paths (`file:/x/y` as Hadoop writes them), sizes and times.
     """
-    path, fs = _file_system(spark, location)
-    if not fs.exists(path):
-        raise SourceMissing(f"source location does not exist: {location}")
-    files, folders = [], [path]
-    while folders:
-        for status in fs.listStatus(folders.pop()):
-            name = status.getPath().getName()
-            if _hidden(name):
-                continue
-            if status.isDirectory():
-                if recursive:
-                    folders.append(status.getPath())
-                continue
-            files.append(
-                DeliveredFile(status.getPath().toString(), name, status.getLen(), status.getModificationTime())
-            )
+    local = _local_folder(spark, location)
+    listed = _listed_here(local, recursive) if local is not None else _listed_by_spark(spark, location)
+    files = []
+    for path, size, modified_ms in listed:
+        relative = _below(location, path)
+        parts = relative.split("/") if relative is not None else [path.rstrip("/").rsplit("/", 1)[-1]]
+        if any(_hidden(part) for part in parts) or (len(parts) > 1 and not recursive):
+            continue
+        files.append(DeliveredFile(path, parts[-1], size, modified_ms))
     return sorted(files, key=lambda f: f.path)
+
+
+def _listed_by_spark(spark: SparkSession, location: str) -> list[tuple[str, int, int]]:
+    """(path, size, modification time in ms) of every file below `location`: binaryFile's metadata, no content."""
+    try:
+        rows = (
+            _binary_files(spark, location)
+            .select("path", "length", F.unix_millis("modificationTime").alias("modified_ms"))
+            .collect()
+        )
+    except Exception as error:
+        if _missing_path(error):
+            raise SourceMissing(f"source location does not exist: {location}") from error
+        raise
+    return [(row.path, int(row.length), int(row.modified_ms)) for row in rows]
+
+
+def _listed_here(local: str, recursive: bool) -> list[tuple[str, int, int]]:
+    """The same for a local folder, read by this process; hidden folders (and, unless `recursive`, any
+    sub-folder) are not entered."""
+    if not os.path.exists(local):
+        raise SourceMissing(f"source location does not exist: {local}")
+    if not os.path.isdir(local):
+        stat = os.stat(local)
+        return [("file:" + local, stat.st_size, stat.st_mtime_ns // 1_000_000)]
+    listed = []
+    for folder, subfolders, names in os.walk(local):
+        subfolders[:] = [name for name in subfolders if recursive and not _hidden(name)]
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                stat = os.stat(path)
+            except OSError:  # gone since the folder was read, or a broken link
+                continue
+            listed.append(("file:" + path, stat.st_size, stat.st_mtime_ns // 1_000_000))
+    return listed
 
 
 def relative_name(location: str, file: DeliveredFile) -> str:
@@ -157,24 +220,48 @@ def relative_name(location: str, file: DeliveredFile) -> str:
     return file.name
 
 
-def first_line(spark: SparkSession, location: str) -> str | None:
-    """The first line of a text file (without a byte-order mark), or None for an empty file."""
-    jvm = _jvm(spark)
-    path, fs = _file_system(spark, location)
-    reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(path), "UTF-8"))
-    try:
-        line = reader.readLine()
-    finally:
-        reader.close()
-    return None if line is None else str(line).lstrip("\ufeff").rstrip("\r")
-
-
 def _local_path(path: str) -> str | None:
     """The local file system path of a listed `file:` path, or None for any other file system."""
     scheme = urlparse(path).scheme
     if scheme == "file":
         return normalised_path(path)
     return path if scheme == "" else None
+
+
+def _driver_path(spark: SparkSession, file: DeliveredFile | str) -> str | None:
+    """The path this process can read `file` at itself, or None when only Spark can read it.
+
+    A classic session's driver is this process, so its local files are ours. A Spark Connect server may run
+    elsewhere: its local file is ours only when this process sees it with the listed size and modification time.
+    """
+    local = _local_path(file if isinstance(file, str) else file.path)
+    if local is None or not is_connect(spark):
+        return local
+    if isinstance(file, str):
+        return None
+    try:
+        seen = os.stat(local)
+    except OSError:
+        return None
+    return local if (seen.st_size, seen.st_mtime_ns // 1_000_000) == (file.size, file.modified_ms) else None
+
+
+def first_line(spark: SparkSession, file: DeliveredFile | str) -> str | None:
+    """The first line of a text file (without a byte-order mark), or None for an empty file."""
+    local = _driver_path(spark, file)
+    if local is not None:
+        with open(local, "rb") as fh:
+            raw = fh.readline()
+        if not raw:
+            return None
+        line = raw.split(b"\n", 1)[0].split(b"\r", 1)[0].decode("utf-8", errors="replace")
+    else:
+        path = file if isinstance(file, str) else file.path
+        rows = spark.read.text(path).limit(1).collect()  # a line ends at \n, \r or \r\n, as Java's readLine
+        if not rows:
+            return None
+        line = rows[0].value
+    return line.lstrip("\ufeff").rstrip("\r")
 
 
 def _local_digest(path: str, limit: RecordLimit | None) -> Digest:
@@ -194,10 +281,10 @@ def _local_digest(path: str, limit: RecordLimit | None) -> Digest:
 def check_files(
     spark: SparkSession, files: Sequence[DeliveredFile], limit: RecordLimit | None = None
 ) -> dict[str, Digest]:
-    """Per file path: its sha256, or why it cannot be landed. Local files are read by the driver in a few
+    """Per file path: its sha256, or why it cannot be landed. Files this process can read are read in a few
     threads (and their records measured against `limit`); others by Spark executors (sha256 only)."""
     digests = {f.path: Digest(EMPTY_SHA256) for f in files if f.size == 0}
-    local = {f.path: path for f in files if f.size > 0 and (path := _local_path(f.path)) is not None}
+    local = {f.path: path for f in files if f.size > 0 and (path := _driver_path(spark, f)) is not None}
     if local:
         with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
             checked = pool.map(lambda path: _local_digest(path, limit), local.values())
@@ -218,15 +305,32 @@ def sha256_of(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, 
 
 
 def _executor_sha256(spark: SparkSession, files: Sequence[DeliveredFile]) -> dict[str, Digest]:
-    """sha256 hex digest per file path, computed by executors."""
-    by_path = {normalised_path(unquote(f.path)): f.path for f in files}
-    rows = (
-        spark.read.format("binaryFile")
-        .load([f.path for f in files])
-        .select("path", F.sha2("content", 256).alias("sha256"))
-        .collect()
-    )
+    """sha256 hex digest per file path, computed by executors: only (path, sha256) pairs come back.
+
+    A file that cannot be read (permission denied, deleted since it was listed) yields no row and is refused
+    as unreadable, as is one longer than the binaryFile source reads, while the other files go on.
+    """
+    too_long = {
+        f.path: Digest(
+            None, f"unreadable: {f.size:,} bytes, longer than Spark reads a file whole ({SPARK_MAX_FILE_BYTES:,})"
+        )
+        for f in files
+        if f.size > SPARK_MAX_FILE_BYTES
+    }
+    readable = [f for f in files if f.path not in too_long]
+    by_path = {normalised_path(unquote(f.path)): f.path for f in readable}
+    rows = []
+    if readable:
+        rows = (
+            spark.read.format("binaryFile")
+            .option("ignoreCorruptFiles", "true")
+            .option("ignoreMissingFiles", "true")
+            .load([f.path for f in readable])
+            .select("path", F.sha2("content", 256).alias("sha256"))
+            .collect()
+        )
     digests = {by_path.get(normalised_path(unquote(row.path)), row.path): Digest(row.sha256) for row in rows}
+    digests.update(too_long)
     for file in files:
         digests.setdefault(file.path, Digest(None, "unreadable: the file system returned no content"))
     return digests

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from pyspark.sql import SparkSession
 
 from pipelines.config import PipelineConfig
 from pipelines.errors import StorageError
+from pipelines.spark import is_connect
 from pipelines.storage.base import Commit, Partitions, Replace, TableReader, TableStore
 
 __all__ = [
@@ -23,20 +25,37 @@ __all__ = [
 ]
 
 
+# Error conditions of reading a missing path as Delta: Delta's data source answered (its classes are loaded).
+_DELTA_ANSWERS = ("PATH_NOT_FOUND", "DELTA_PATH_DOES_NOT_EXIST", "DELTA_MISSING_DELTA_TABLE", "DELTA_TABLE_NOT_FOUND")
+
+
 def delta_spark_available(spark: SparkSession) -> bool:
-    """True when Delta's Spark classes are on the JVM classpath (Databricks, clusters with delta-spark)."""
+    """True when this Spark has Delta's data source (Databricks, clusters and local sessions with the Delta jars).
+
+    Asked through the DataFrame API, so that a Spark Connect session (no JVM in this process) can answer:
+    reading a path that does not exist fails with a missing-path error when Delta is there, and with
+    DATA_SOURCE_NOT_FOUND when it is not.
+    """
+    probe = f"/billing-lakehouse-probe-{uuid.uuid4().hex}"
     try:
-        spark._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # type: ignore[union-attr]
-    except Exception:
-        return False
+        spark.read.format("delta").load(probe).schema  # noqa: B018  (a Connect session analyses it only when asked)
+    except Exception as error:
+        condition = getattr(error, "getCondition", lambda: None)() or ""
+        return condition in _DELTA_ANSWERS or any(name in str(error) for name in _DELTA_ANSWERS)
     return True
 
 
 def open_store(spark: SparkSession, config: PipelineConfig) -> TableStore:
-    """The backend the config asks for; `auto` picks delta-spark when its classes load."""
+    """The backend the config asks for; `auto` picks delta-spark when its classes load, and on Spark Connect."""
     backend = config.storage
     if backend == "auto":
         backend = "delta-spark" if delta_spark_available(spark) else "delta-rs"
+    if backend == "delta-rs" and is_connect(spark):  # Spark writes files on the server's disk; this process commits
+        raise StorageError(
+            f"storage {config.storage} chose delta-rs, which needs a classic Spark session: it moves and reads the"
+            " Parquet files Spark writes from this process, and a Spark Connect server's disk need not be this"
+            " machine's; use storage: delta-spark on a Spark Connect server with Delta Lake (Databricks has it)"
+        )
     if backend == "delta-spark":
         from pipelines.storage.delta_spark import DeltaSparkStore
 
