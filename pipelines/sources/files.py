@@ -165,6 +165,11 @@ def list_files(spark: SparkSession, location: str, recursive: bool = False) -> l
     """
     local = _local_folder(spark, location)
     listed = _listed_here(local, recursive) if local is not None else _listed_by_spark(spark, location)
+    return _delivered(location, listed, recursive)
+
+
+def _delivered(location: str, listed: list[tuple[str, int, int]], recursive: bool) -> list[DeliveredFile]:
+    """The listed (path, size, modified_ms) below `location` that are deliveries, sorted by path."""
     files = []
     for path, size, modified_ms in listed:
         relative = _below(location, path)
@@ -176,18 +181,32 @@ def list_files(spark: SparkSession, location: str, recursive: bool = False) -> l
 
 
 def _listed_by_spark(spark: SparkSession, location: str) -> list[tuple[str, int, int]]:
-    """(path, size, modification time in ms) of every file below `location`: binaryFile's metadata, no content."""
+    """(path, size, modification time in ms) of every file below `location`: binaryFile's metadata, no content.
+
+    Spark reads no split of an empty file, so the binaryFile source gives it no row: the files the read
+    covers (`inputFiles`) name them, with size 0 and modification time 0 (unknown; an empty file is never read).
+    """
     try:
-        rows = (
-            _binary_files(spark, location)
-            .select("path", "length", F.unix_millis("modificationTime").alias("modified_ms"))
-            .collect()
-        )
+        files = _binary_files(spark, location)
+        rows = files.select("path", "length", F.unix_millis("modificationTime").alias("modified_ms")).collect()
+        covered = files.inputFiles()
     except Exception as error:
         if _missing_path(error):
             raise SourceMissing(f"source location does not exist: {location}") from error
         raise
-    return [(row.path, int(row.length), int(row.modified_ms)) for row in rows]
+    listed = {row.path: (row.path, int(row.length), int(row.modified_ms)) for row in rows}
+    for uri in covered:
+        path = _hadoop_path(uri)
+        listed.setdefault(path, (path, 0, 0))
+    return list(listed.values())
+
+
+def _hadoop_path(uri: str) -> str:
+    """A file URI as `inputFiles` gives it (`file:///a%20b`) the way Hadoop's Path prints it (`file:/a b`)."""
+    parts = urlparse(uri)
+    if parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}{unquote(parts.path)}"
+    return f"{parts.scheme}:{unquote(parts.path)}" if parts.scheme else unquote(parts.path)
 
 
 def _listed_here(local: str, recursive: bool) -> list[tuple[str, int, int]]:
@@ -256,12 +275,17 @@ def first_line(spark: SparkSession, file: DeliveredFile | str) -> str | None:
             return None
         line = raw.split(b"\n", 1)[0].split(b"\r", 1)[0].decode("utf-8", errors="replace")
     else:
-        path = file if isinstance(file, str) else file.path
-        rows = spark.read.text(path).limit(1).collect()  # a line ends at \n, \r or \r\n, as Java's readLine
-        if not rows:
+        spark_line = _first_line_by_spark(spark, file if isinstance(file, str) else file.path)
+        if spark_line is None:
             return None
-        line = rows[0].value
+        line = spark_line
     return line.lstrip("\ufeff").rstrip("\r")
+
+
+def _first_line_by_spark(spark: SparkSession, path: str) -> str | None:
+    """The first line as Spark's text source reads it (a line ends at \n, \r or \r\n, as Java's readLine)."""
+    rows = spark.read.text(path).limit(1).collect()
+    return rows[0].value if rows else None
 
 
 def _local_digest(path: str, limit: RecordLimit | None) -> Digest:
