@@ -1,6 +1,8 @@
 """delta-spark backend: Delta's own Spark writer, for Databricks and clusters with the Delta jars.
 
-It uses only the standard writer options (`replaceWhere`, `userMetadata`) and `DeltaTable.history`.
+It uses only the standard writer options (`replaceWhere`, `userMetadata`, `txnAppId`/`txnVersion`), reads with
+`format("delta")` or by name, and history with `DESCRIBE HISTORY`: the DataFrame API and SQL, so that a Spark
+Connect session (Databricks serverless; no `delta.tables.DeltaTable` without Delta's Connect plugin) works too.
 It cannot run on machines without the Delta jars (Maven), so it is kept deliberately small.
 """
 
@@ -56,14 +58,23 @@ class DeltaSparkStore(TableStore):
         """The catalog name with each part quoted (Unity Catalog names may hold `-`)."""
         return ".".join(_quoted(part) for part in (self.catalog or "", self._schema(table), table.name))
 
-    def _delta(self, table: TableSpec) -> Any:
-        from delta.tables import DeltaTable
+    def _sql_name(self, table: TableSpec) -> str:
+        """How SQL names the table: its quoted catalog name, or delta.`<path>`."""
+        return self._identifier(table) if self.catalog else f"delta.{_quoted(self.location(table))}"
 
+    def _frame(self, table: TableSpec) -> DataFrame | None:
+        """The table's current snapshot, None when there is no Delta table yet (DataFrame API: Spark Connect too)."""
         if self.catalog:
             name = self._identifier(table)
-            return DeltaTable.forName(self.spark, name) if self.spark.catalog.tableExists(name) else None
-        path = self.location(table)
-        return DeltaTable.forPath(self.spark, path) if DeltaTable.isDeltaTable(self.spark, path) else None
+            return self.spark.read.table(name) if self.spark.catalog.tableExists(name) else None
+        try:
+            data = self.spark.read.format("delta").load(self.location(table))
+            data.schema  # noqa: B018  (a Connect session analyses the read only when asked)
+        except Exception as error:
+            if _no_table(error):
+                return None
+            raise
+        return data
 
     def _create_schema(self, table: TableSpec) -> None:
         """`CREATE SCHEMA IF NOT EXISTS`, once per schema and store, before its first table is written."""
@@ -106,10 +117,9 @@ class DeltaSparkStore(TableStore):
     def read(self, table: TableSpec, partitions: Partitions | None = None) -> DataFrame:
         if table.key not in self._first_seen:
             self.version(table)  # the version this unit of work's writes of the table build on
-        delta = self._delta(table)
-        if delta is None:
+        data = self._frame(table)
+        if data is None:
             return self.empty(table)
-        data = delta.toDF()
         return data if partitions is None else data.where(partition_filter(partitions))
 
     def read_rows(self, table: TableSpec) -> list[dict[str, Any]]:
@@ -204,18 +214,26 @@ class DeltaSparkStore(TableStore):
         return f"{detail[0][0]}/_delta_log"
 
     def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
-        delta = self._delta(table)
-        if delta is None:
+        """The table's newest `limit` commits (all when None) from DESCRIBE HISTORY; none when there is no table."""
+        if self.catalog and not self.spark.catalog.tableExists(self._identifier(table)):
             return []
-        history = delta.history(limit) if limit else delta.history()
-        rows = history.select("version", "userMetadata").collect()
-        self._observe(table, max((int(r.version) for r in rows), default=None))
+        query = f"DESCRIBE HISTORY {self._sql_name(table)}" + (f" LIMIT {int(limit)}" if limit else "")
+        try:
+            rows = self.spark.sql(query).select("version", "userMetadata").collect()
+        except Exception as error:
+            if _no_table(error):
+                return []
+            raise
+        if not rows:
+            return []
+        self._observe(table, max(int(r.version) for r in rows))
         return sorted((Commit(int(r.version), decode_metadata(r.userMetadata)) for r in rows), key=lambda c: c.version)
 
     def partition_values(self, table: TableSpec) -> list[dict[str, str | None]]:
-        if not table.partition_by or self._delta(table) is None:
+        data = self._frame(table) if table.partition_by else None
+        if data is None:
             return []
-        rows = self.read(table).select(*table.partition_by).distinct().collect()
+        rows = data.select(*table.partition_by).distinct().collect()
         return [{c: None if r[c] is None else str(r[c]) for c in table.partition_by} for r in rows]
 
     def row_count(self, table: TableSpec) -> int:
@@ -230,6 +248,22 @@ def _concurrent_commit(error: Exception) -> bool:
     """Whether Delta refused a commit because another writer committed first."""
     text = f"{type(error).__name__}: {error}"
     return any(marker in text for marker in _CONCURRENCY_ERRORS)
+
+
+# How Spark says there is no Delta table at a path or name (DESCRIBE HISTORY, or a read of a path as delta).
+_NO_TABLE = (
+    "DELTA_TABLE_ONLY_OPERATION",
+    "DELTA_MISSING_DELTA_TABLE",
+    "DELTA_PATH_DOES_NOT_EXIST",
+    "DELTA_TABLE_NOT_FOUND",
+    "PATH_NOT_FOUND",
+    "TABLE_OR_VIEW_NOT_FOUND",
+)
+
+
+def _no_table(error: Exception) -> bool:
+    """Whether Spark refused a read or history because there is no Delta table there (yet)."""
+    return getattr(error, "getCondition", lambda: None)() in _NO_TABLE
 
 
 def _first_line(error: Exception) -> str:
