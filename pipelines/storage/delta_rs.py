@@ -9,6 +9,7 @@ Reads go through the current snapshot's file list. Works on a local (or mounted)
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -16,7 +17,8 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -53,6 +55,28 @@ log = logging.getLogger(__name__)
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 STAGING = "_staging"
+# Held (flock) while a table's first version is written: delta-rs retries a create that lost the race to
+# version 0 as version 1, so two runs creating one table at once would both land their rows.
+CREATION_LOCK = "_creating.lock"
+
+
+class TableCreatedMeanwhile(Exception):
+    """Another writer created the table between this write's plan and its commit."""
+
+
+@contextmanager
+def _creating(root: str) -> Iterator[None]:
+    """Hold the table's creation lock (a file system without locks: a warning, and no lock)."""
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(os.path.join(root, CREATION_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as error:
+            log.warning("no creation lock on %s (%s)", root, error)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _nullable(data_type: pa.DataType) -> pa.DataType:
@@ -261,22 +285,23 @@ class DeltaRsStore(TableStore):
         transaction = self.transaction_version(table, None if delta is None else delta.version())
         properties = self._properties(metadata, transaction)
         if delta is None:
-            try:
-                create_table_with_add_actions(
-                    self.location(table),
-                    delta_schema(table),
-                    adds,
-                    mode="error",
-                    partition_by=list(table.partition_by) or None,
-                    commit_properties=properties,
-                )
-            except Exception as error:
+            with _creating(self.location(table)):
                 if not DeltaTable.is_deltatable(self.location(table)):
-                    raise StorageError(f"could not create {table}: {error}") from error
-                self._lost_race(table, transaction, error)  # another writer created it meanwhile
-                return None
-            self._committed(table, 0)
-            return 0
+                    try:
+                        create_table_with_add_actions(
+                            self.location(table),
+                            delta_schema(table),
+                            adds,
+                            mode="error",
+                            partition_by=list(table.partition_by) or None,
+                            commit_properties=properties,
+                        )
+                    except Exception as error:
+                        raise StorageError(f"could not create {table}: {error}") from error
+                    self._committed(table, 0)
+                    return 0
+            self._lost_race(table, transaction, TableCreatedMeanwhile(f"another writer created {table} first"))
+            return None
         if self._committed_elsewhere(table, delta, transaction):
             return None
         if [f.name for f in delta.schema().fields] != [f.name for f in delta_schema(table).fields]:
