@@ -19,9 +19,10 @@ from pipelines.bronze.ingest_log import Run
 from pipelines.bronze.land_system import land_system_usage
 from pipelines.cli import main
 from pipelines.config import PipelineConfig, SystemUsageSource, load_config
+from pipelines.errors import ConcurrentCommit
 from pipelines.runner import run_pipeline
 from pipelines.silver.system_usage import to_usage
-from pipelines.storage import Replace
+from pipelines.storage import Replace, TableStore, open_store
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.storage.lease import warehouse_lease
 from pipelines.tables import INGEST_LOG, SYSTEM_USAGE
@@ -35,48 +36,85 @@ CLI = [sys.executable, "-m", "pipelines.cli"]
 def _one_run_at_a_time(spark: SparkSession, config: PipelineConfig, reference: Path) -> dict[str, list[str]]:
     """The tables single runs build from the same deliveries, in a reference warehouse of their own."""
     single = with_changes(config, warehouse=str(reference))
-    store = DeltaRsStore(spark, single.warehouse)
+    store = open_store(spark, single)
     run_pipeline(spark, single, store)
     return snapshot(store)
 
 
 def _two_cli_runs_at_once(config_path: Path) -> list[subprocess.CompletedProcess[str]]:
     def run(_: int) -> subprocess.CompletedProcess[str]:
-        command = [*CLI, "run", "--config", str(config_path), "--log-format", "json"]
-        return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        # Wait for the other run however slow this machine is (a fresh JVM each, delta-spark slower still).
+        command = [
+            *CLI,
+            "run",
+            "--config",
+            str(config_path),
+            "--log-format",
+            "json",
+            "--set",
+            "lease_wait_seconds=1800",
+        ]
+        return subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(run, range(2)))
 
 
-def test_two_runs_started_at_once_build_what_one_run_builds(spark: SparkSession, tmp_path: Path) -> None:
-    config = write_stage_one(spark, tmp_path)
+def test_two_runs_started_at_once_build_what_one_run_builds(spark: SparkSession, tmp_path: Path, backend: str) -> None:
+    config = write_stage_one(spark, tmp_path, backend)
     for stage in ("fresh warehouse", "existing warehouse"):
         if stage == "existing warehouse":
             write_stage_two(spark, config, tmp_path)
         results = _two_cli_runs_at_once(Path(config.source_file))
         assert [r.returncode for r in results] == [0, 0], [r.stderr[-2000:] for r in results]
         assert any("waiting up to" in r.stderr for r in results), "the second run did not wait for the first"
-        store = DeltaRsStore(spark, config.warehouse)
+        store = open_store(spark, config)
         assert snapshot(store) == _one_run_at_a_time(spark, config, tmp_path / "reference"), stage
         ids = store.read(SYSTEM_USAGE).select("record_id")
         assert ids.count() == ids.distinct().count()
 
 
-def test_without_the_lease_concurrent_runs_commit_nothing_twice(spark: SparkSession, tmp_path: Path) -> None:
-    """The lease bypassed: two pipelines in one process at once, each with its own store, on one warehouse."""
-    config = write_stage_one(spark, tmp_path)
+def test_without_the_lease_concurrent_runs_commit_nothing_twice(
+    spark: SparkSession, tmp_path: Path, backend: str
+) -> None:
+    """The lease bypassed: two pipelines in one process at once, each with its own store, on one warehouse.
+
+    Each run either skips what the other committed first or stops with `ConcurrentCommit` (exit 4 from the
+    CLI); a run after them converges on the tables one run builds, with no row twice.
+    """
+    config = write_stage_one(spark, tmp_path, backend)
     for stage in ("fresh warehouse", "existing warehouse"):
         if stage == "existing warehouse":
             write_stage_two(spark, config, tmp_path)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda _: run_pipeline(spark, config, DeltaRsStore(spark, config.warehouse)), range(2)))
-        store = DeltaRsStore(spark, config.warehouse)
+            outcomes = list(pool.map(lambda _: _run_or_stop(spark, config), range(2)))
+        assert "done" in outcomes, outcomes  # at least one of them always finishes
+        if "stopped" in outcomes:
+            run_pipeline(spark, config)  # the next run carries on from what both committed
+        store = open_store(spark, config)
         assert snapshot(store) == _one_run_at_a_time(spark, config, tmp_path / "reference"), stage
+        ids = store.read(SYSTEM_USAGE).select("record_id")
+        assert ids.count() == ids.distinct().count()
 
 
-def test_a_write_planned_before_another_run_committed_is_skipped(spark: SparkSession, tmp_path: Path) -> None:
-    first, second = DeltaRsStore(spark, str(tmp_path)), DeltaRsStore(spark, str(tmp_path))
+def _run_or_stop(spark: SparkSession, config: PipelineConfig) -> str:
+    """One run with a store of its own: `done`, or `stopped` by another run's concurrent commit."""
+    try:
+        run_pipeline(spark, config, open_store(spark, config))
+    except ConcurrentCommit:
+        return "stopped"
+    return "done"
+
+
+def _store_at(spark: SparkSession, warehouse: Path, backend: str) -> TableStore:
+    """A store of the given backend on a warehouse folder, opened as the pipeline opens it."""
+    return open_store(spark, load_config(write_config_only(warehouse, backend), [f"warehouse={warehouse}"]))
+
+
+def test_a_write_planned_before_another_run_committed_is_skipped(
+    spark: SparkSession, tmp_path: Path, backend: str
+) -> None:
+    first, second = _store_at(spark, tmp_path, backend), _store_at(spark, tmp_path, backend)
     rows = [("run", "legacy_csv", "d", "p", 1, None, "sha", "landed", 1, 1, 0, None, 0, None, None, None, None)]
     first.append_rows(INGEST_LOG, rows, {})
     for store in (first, second):
@@ -85,7 +123,7 @@ def test_a_write_planned_before_another_run_committed_is_skipped(spark: SparkSes
     assert first.append_rows(INGEST_LOG, rows, {}) == 1
     assert second.append_rows(INGEST_LOG, rows, {}) == 1  # skipped: the table already holds its transaction
     assert second.write(INGEST_LOG, first.read(INGEST_LOG), Replace.nothing(), {}) == 1
-    assert len(DeltaRsStore(spark, str(tmp_path)).read_rows(INGEST_LOG)) == 2
+    assert len(_store_at(spark, tmp_path, backend).read_rows(INGEST_LOG)) == 2
     second.begin()  # a new unit of work plans from version 1 and writes
     second.read(INGEST_LOG)
     assert second.append_rows(INGEST_LOG, rows, {}) == 2
@@ -139,7 +177,7 @@ def test_a_lease_left_by_a_killed_run_is_free_at_once(tmp_path: Path) -> None:
         pass
 
 
-def write_config_only(tmp: Path) -> Path:
+def write_config_only(tmp: Path, storage: str = "delta-rs") -> Path:
     """A config whose one source exists but is empty (nothing to land)."""
-    (tmp / "legacy").mkdir()
-    return write_config(tmp, tmp / "legacy", None)
+    (tmp / "legacy").mkdir(exist_ok=True)
+    return write_config(tmp, tmp / "legacy", None, storage=storage)

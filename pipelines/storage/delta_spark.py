@@ -9,6 +9,7 @@ It cannot run on machines without the Delta jars (Maven), so it is kept delibera
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 from pipelines.errors import ConcurrentCommit
 from pipelines.storage.base import (
+    RECENT_COMMITS,
     TRANSACTION_APP,
     Commit,
     Partitions,
@@ -29,6 +31,10 @@ from pipelines.storage.base import (
 from pipelines.tables import TableSpec
 
 log = logging.getLogger(__name__)
+
+# User-metadata keys of every delta-spark commit: its application transaction version and a per-write id.
+TRANSACTION_KEY = "transaction"
+WRITE_ID_KEY = "write_id"
 
 # Delta's session setting for a commit's user metadata (its writer option is ignored when a write creates a table).
 USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
@@ -134,12 +140,16 @@ class DeltaSparkStore(TableStore):
         exists = before is not None
         mode = "overwrite" if exists and (replace.everything or replace.partitions) else "append"
         # Delta skips a write whose application transaction the table already holds (another run's commit).
+        # The commit also records the transaction and a per-write id in its user metadata, which history
+        # returns (catalog tables give no path access to the log): that tells this write's commit from a skip.
         transaction = self.transaction_version(table, before)
+        write_id = uuid.uuid4().hex
+        sent = encode_metadata({**metadata, TRANSACTION_KEY: transaction, WRITE_ID_KEY: write_id})
         writer = (
             self.conform(table, data)
             .write.format("delta")
             .mode(mode)
-            .option("userMetadata", encode_metadata(metadata))
+            .option("userMetadata", sent)
             .option("txnAppId", TRANSACTION_APP)
             .option("txnVersion", str(transaction))
         )
@@ -151,16 +161,39 @@ class DeltaSparkStore(TableStore):
         if exists and predicate:
             writer = writer.option("replaceWhere", predicate)
         try:
-            self._save(table, writer, exists, replace, encode_metadata(metadata))
+            self._save(table, writer, exists, replace, sent)
         except Exception as error:
             if not _concurrent_commit(error):
                 raise
             self._lost_race(table, before, transaction, error)
-        version = self.version(table)
-        assert version is not None
-        if version != before:
-            self._committed(table, version)
-        return version
+        return self._outcome(table, before, transaction, write_id)
+
+    def _outcome(self, table: TableSpec, before: int | None, transaction: int, write_id: str) -> int:
+        """The table's version after a write; when the write committed, its later writes build on that commit.
+
+        A write Delta skipped (the table already held its application transaction: another run did this
+        unit of work's write first) leaves the unit where it was, so its next writes of the table are
+        skipped too; taking the other run's commit for its own would let them commit a second time.
+        """
+        commits = self._commits_since(table, before)
+        current = max((c.version for c in commits), default=before)
+        assert current is not None, f"{table} has no version after a write"
+        own = [c.version for c in commits if c.metadata.get(WRITE_ID_KEY) == write_id]
+        if own:
+            self._committed(table, max(own))
+        elif commits:
+            log.warning(
+                "%s: another run committed application transaction %s first; this write is skipped", table, transaction
+            )
+        return current
+
+    def _commits_since(self, table: TableSpec, before: int | None) -> list[Commit]:
+        """Commits after version `before` (all when None), oldest first, in one history read where possible."""
+        recent = self._commits(table, RECENT_COMMITS)
+        first = 0 if before is None else before + 1
+        if recent and recent[0].version > first:
+            recent = self._commits(table, None)
+        return [c for c in recent if c.version >= first]
 
     def _save(self, table: TableSpec, writer: DataFrameWriter, exists: bool, replace: Replace, metadata: str) -> None:
         """Delta's commit of one write: the data files and the new log entry (a kill splits a run here)."""
@@ -192,26 +225,9 @@ class DeltaSparkStore(TableStore):
         ) from error
 
     def _transactions_since(self, table: TableSpec, before: int | None) -> int:
-        """The highest application transaction of this project that commits after `before` carry (-1: none)."""
-        current = self.version(table)
-        if current is None:
-            return -1
-        first = 0 if before is None else before + 1
-        logs = [f"{self._log_folder(table)}/{v:020d}.json" for v in range(first, current + 1)]
-        if not logs:
-            return -1
-        entries = self.spark.read.json(logs)
-        if "txn" not in entries.columns:
-            return -1
-        found = entries.where(f"txn.appId = '{TRANSACTION_APP}'").agg({"txn.version": "max"}).collect()[0][0]
-        return -1 if found is None else int(found)
-
-    def _log_folder(self, table: TableSpec) -> str:
-        """Where the table's Delta log lies (a catalog table's from its storage location)."""
-        if not self.catalog:
-            return f"{self.location(table)}/_delta_log"
-        detail = self.spark.sql(f"DESCRIBE DETAIL {self._identifier(table)}").select("location").collect()
-        return f"{detail[0][0]}/_delta_log"
+        """The highest application transaction this project's commits after `before` recorded (-1: none)."""
+        recorded = [c.metadata.get(TRANSACTION_KEY) for c in self._commits_since(table, before)]
+        return max((int(v) for v in recorded if isinstance(v, int)), default=-1)
 
     def _commits(self, table: TableSpec, limit: int | None) -> list[Commit]:
         """The table's newest `limit` commits (all when None) from DESCRIBE HISTORY; none when there is no table."""
