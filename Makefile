@@ -27,7 +27,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
 install: $(STAMP) $(JARS_STAMP) ## create .venv and install the project with its development tools, fetch the jars
@@ -104,7 +104,7 @@ test: lint $(JARS_STAMP) $(LOCAL_FS_JAR) ## lint, then the test suite
 # The edit-test loop: delta-rs only, without the slowest end-to-end modules (make test runs everything).
 SLOW_TESTS := tests/test_crash_safety.py tests/test_concurrency.py tests/test_hostile_input.py tests/test_entry_points.py \
 	tests/test_backends.py tests/test_catalog_tables.py tests/test_s3.py tests/test_spark_connect.py \
-	tests/test_spark_session.py tests/test_notebook_parameters.py
+	tests/test_spark_session.py tests/test_notebook_parameters.py tests/test_dashboard.py
 test-fast: lint $(LOCAL_FS_JAR) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TESTS)) -k "not delta-spark"
 

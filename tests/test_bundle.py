@@ -2,8 +2,9 @@
 bundle classes accept, tasks that call real entry points, and configs that load with only the sources switched on.
 
 The `databricks` CLI is not a Python package, so `render` does what `databricks bundle validate` does to this file:
-variable values (defaults, the target's, then `--var`), the target's overrides, development mode's schema prefix,
-and the `${...}` references it substitutes. Its published JSON schema could not be fetched here (the Go module
+variable values (defaults, the target's, then `--var`, else a lookup's result), the target's overrides, development
+mode's prefixes (schemas, the job's and the dashboard's names), the workspace paths, and the `${...}` references it
+substitutes. Its published JSON schema could not be fetched here (the Go module
 proxy refuses github.com/databricks/cli), so the shape is checked with the `databricks-bundles` resource classes,
 which reject unknown fields.
 """
@@ -13,12 +14,15 @@ from __future__ import annotations
 import copy
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from databricks.bundles.dashboards import Dashboard
 from databricks.bundles.jobs import Job, JobRunAs
 from databricks.bundles.schemas import Schema
 from databricks.bundles.volumes import Volume
@@ -29,7 +33,10 @@ from pipelines.notebook import PARAMETERS
 from tests.conftest import REPO
 
 USER = "ana"
-FILE_PATH = "/Workspace/Users/ana@example.com/.bundle/billing_lakehouse/{target}/files"
+# The CLI's default workspace.root_path for the deploying user; file_path and resource_path lie under it.
+DEFAULT_ROOT_PATH = "/Workspace/Users/ana@example.com/.bundle/${bundle.name}/${bundle.target}"
+# What a variable's `lookup` resolves to in the test workspace (the CLI asks the workspace for the named object).
+LOOKUPS = {("warehouse", "Serverless Starter Warehouse"): "4f1c2e7a9b3d5e60"}
 REFERENCE = re.compile(r"\$\{([\w.-]+)\}")
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
@@ -43,6 +50,8 @@ LEGACY_AND_DREMIO = {
 }
 ACCOUNT_API = {"account_id": "0123-4567", "account_api_start_month": "2024-01"}
 PROD = {"run_as_service_principal": "6f0c8f2e-1111-2222-3333-444455556666", "failure_emails": ["finops@example.com"]}
+# The dashboard's warehouse given instead of looked up, in another catalog and gold schema.
+ELSEWHERE = {"warehouse_id": "0a1b2c3d4e5f6789", "catalog": "finance", "gold_schema": "costs"}
 RENDERINGS = [
     ("dev", UNSET),
     ("prod", UNSET),
@@ -50,6 +59,8 @@ RENDERINGS = [
     ("prod", {**PROD, **LEGACY_AND_DREMIO}),
     ("dev", ACCOUNT_API),
     ("prod", {**PROD, **ACCOUNT_API}),
+    ("dev", ELSEWHERE),
+    ("prod", {**PROD, **ELSEWHERE}),
 ]
 IDS = [f"{target}-{'+'.join(sorted(values)) or 'defaults'}" for target, values in RENDERINGS]
 
@@ -85,15 +96,22 @@ def render(target: str, variables: dict[str, Any]) -> dict[str, Any]:
     unknown = set(variables) - set(values)
     assert not unknown, f"--var of undeclared variables {unknown}"
     values.update(variables)
+    for name, spec in bundle["variables"].items():  # a lookup runs only for a variable that has no value
+        if values[name] is None and "lookup" in spec:
+            ((kind, looked_up),) = spec["lookup"].items()
+            values[name] = LOOKUPS[(kind, looked_up)]
     rendered = {key: copy.deepcopy(value) for key, value in bundle.items() if key not in ("targets", "variables")}
     for key in ("resources", "workspace", "run_as"):
         if key in settings:
             rendered[key] = _merge(rendered.get(key, {}), settings[key])
+    root_path = root_path_of(target)
     context = {
         "bundle.name": bundle["bundle"]["name"],
         "bundle.target": target,
         "workspace.current_user.short_name": USER,
-        "workspace.file_path": FILE_PATH.format(target=target),
+        "workspace.root_path": root_path,
+        "workspace.file_path": f"{root_path}/files",
+        "workspace.resource_path": f"{root_path}/resources",
     }
 
     def variable(name: str) -> Any:
@@ -102,11 +120,13 @@ def render(target: str, variables: dict[str, Any]) -> dict[str, Any]:
         return context.get(name)
 
     rendered = _substitute(rendered, variable)
-    if settings.get("mode") == "development":  # the CLI's presets: dev_<user>_ schemas, a [dev <user>] job name
+    if settings.get("mode") == "development":  # the CLI's presets: dev_<user>_ schemas, [dev <user>] names
         for schema in rendered["resources"].get("schemas", {}).values():
             schema["name"] = f"dev_{USER}_{schema['name']}"
         for job in rendered["resources"]["jobs"].values():
             job["name"] = f"[dev {USER}] {job['name']}"
+        for dashboard in rendered["resources"].get("dashboards", {}).values():
+            dashboard["display_name"] = f"[dev {USER}] {dashboard['display_name']}"
 
     def resource(name: str) -> Any:
         parts = name.split(".")
@@ -115,6 +135,13 @@ def render(target: str, variables: dict[str, Any]) -> dict[str, Any]:
         return rendered["resources"].get(parts[1], {}).get(parts[2], {}).get(parts[3])
 
     return _substitute(rendered, resource)
+
+
+def root_path_of(target: str) -> str:
+    """The target's workspace.root_path (its own, else the CLI's default for the deploying user)."""
+    bundle = yaml.safe_load((REPO / "databricks.yml").read_text(encoding="utf-8"))
+    root = bundle["targets"][target].get("workspace", {}).get("root_path", DEFAULT_ROOT_PATH)
+    return root.replace("${bundle.name}", bundle["bundle"]["name"]).replace("${bundle.target}", target)
 
 
 def _references(value: Any) -> list[str]:
@@ -136,7 +163,7 @@ def _wheel_task_config(task: dict[str, Any], target: str) -> PipelineConfig:
         args = _parser().parse_args(parameters)
     except SystemExit:
         pytest.fail(f"{task['task_key']}: the CLI rejects {shlex.join(parameters)}")
-    local = REPO / args.config.removeprefix(FILE_PATH.format(target=target) + "/")  # the bundle syncs the repository
+    local = REPO / args.config.removeprefix(f"{root_path_of(target)}/files/")  # the bundle syncs the repository
     return load_config(local, args.overrides)
 
 
@@ -161,6 +188,30 @@ def test_every_reference_resolves_and_every_resource_parses(target, variables):
         assert parsed.schedule is not None and parsed.tasks, name
     if "run_as" in rendered:
         JobRunAs.from_dict(rendered["run_as"])
+    assert set(resources["dashboards"]) == {"billing_lakehouse"}
+    for dashboard in resources["dashboards"].values():
+        Dashboard.from_dict(dashboard)
+
+
+@pytest.mark.parametrize(("target", "variables"), RENDERINGS, ids=IDS)
+def test_the_dashboard_reads_the_targets_gold_schema_on_the_chosen_warehouse(target, variables):
+    """Its queries name tables only (tests/test_dashboard.py): dataset_catalog and dataset_schema pick the gold ones."""
+    rendered = render(target, variables)
+    dashboard = rendered["resources"]["dashboards"]["billing_lakehouse"]
+    gold = rendered["resources"]["schemas"]["gold"]
+    assert (dashboard["dataset_catalog"], dashboard["dataset_schema"]) == (gold["catalog_name"], gold["name"])
+    assert dashboard["dataset_catalog"] == variables.get("catalog", "main")
+    assert dashboard["dataset_schema"] == ("dev_ana_" if target == "dev" else "") + variables.get(
+        "gold_schema", "billing_gold"
+    )
+    assert dashboard["warehouse_id"] == variables.get(
+        "warehouse_id", LOOKUPS[("warehouse", "Serverless Starter Warehouse")]
+    )
+    assert dashboard["parent_path"] == f"{root_path_of(target)}/resources"
+    assert (REPO / dashboard["file_path"]).is_file() and dashboard["file_path"].endswith(".lvdash.json")
+    # The CLI refuses embedded credentials where the bundle runs as someone else (prod's service principal).
+    assert dashboard["embed_credentials"] is False
+    assert dashboard["display_name"] == ("[dev ana] " if target == "dev" else "") + "Billing lakehouse"
 
 
 @pytest.mark.parametrize(("target", "variables"), RENDERINGS, ids=IDS)
@@ -257,9 +308,65 @@ def test_targets_dev_per_user_and_prod_as_a_service_principal_with_failure_email
     assert render("dev", UNSET)["resources"]["jobs"]["billing_lakehouse"]["name"] == f"[dev {USER}] billing-lakehouse"
 
 
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
+
+
 def test_the_wheel_leaves_spark_and_delta_to_the_runtime():
-    dependencies = PYPROJECT["project"]["dependencies"]
-    assert not any(d.startswith(("pyspark", "delta-spark")) for d in dependencies)  # the runtime's own are used
+    """On a cluster the wheel installs only what the runtime lacks; local runs get the rest from the `local` extra."""
+    default = _names(PYPROJECT["project"]["dependencies"])
+    assert not default & {"pyspark", "delta-spark", "deltalake"}  # the runtime's Spark and Delta Lake are used
+    # pyarrow stays: the delta-spark path imports it (status, summary, report), and the runtime's satisfies the bound.
+    assert "pyarrow" in default
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert {"pyspark", "deltalake"} <= _names(extras["local"])
+    install = re.search(r"pip install .*-e '\.\[([\w,-]+)\]'", (REPO / "Makefile").read_text(encoding="utf-8"))
+    assert install is not None and {"local", "dev"} <= set(install.group(1).split(","))  # make install: both
+
+
+# Run in a fresh interpreter in which `deltalake` cannot be imported, as on a cluster where the wheel did not bring it.
+WITHOUT_DELTALAKE = """
+import importlib.abc, sys
+
+class NoDeltalake(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "deltalake":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoDeltalake())
+try:
+    import deltalake
+except ModuleNotFoundError:
+    pass
+else:
+    raise SystemExit("deltalake was importable")
+
+import pipelines.app, pipelines.cli, pipelines.notebook, pipelines.storage.delta_spark
+from pipelines.cli import _parser
+from pipelines.config import load_config
+from pipelines.storage import open_reader, reads_without_spark
+
+args = _parser().parse_args(sys.argv[1:])
+config = load_config(args.config, args.overrides)
+assert config.storage == "delta-spark" and not reads_without_spark(config)
+assert "deltalake" not in sys.modules and "pipelines.storage.delta_rs" not in sys.modules
+print("no deltalake")
+"""
+
+
+@pytest.mark.parametrize("task_key", ["ingest", "transform", "report"])
+def test_the_delta_spark_path_never_imports_deltalake(task_key):
+    """The CLI, the job's modules and its config load without `deltalake`, which the wheel no longer installs."""
+    task = next(task for task in _tasks(render("prod", PROD)) if task["task_key"] == task_key)
+    parameters = task["python_wheel_task"]["parameters"]
+    config = parameters.index("--config") + 1
+    parameters = [*parameters[:config], str(REPO / "conf" / "pipeline.databricks.yml"), *parameters[config + 1 :]]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_DELTALAKE, *parameters], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "no deltalake"
 
 
 def test_the_databricks_config_holds_the_bundles_default_catalog_and_schemas():

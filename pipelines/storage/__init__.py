@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ __all__ = [
     "TableReader",
     "TableStore",
     "delta_spark_available",
+    "is_local_warehouse",
     "open_reader",
     "open_store",
     "reads_without_spark",
@@ -27,6 +29,14 @@ __all__ = [
 
 # Error conditions of reading a missing path as Delta: Delta's data source answered (its classes are loaded).
 _DELTA_ANSWERS = ("PATH_NOT_FOUND", "DELTA_PATH_DOES_NOT_EXIST", "DELTA_MISSING_DELTA_TABLE", "DELTA_TABLE_NOT_FOUND")
+
+
+def is_local_warehouse(warehouse: str) -> bool:
+    """Whether `warehouse` is a path on a local or mounted file system (no URL scheme, or file://).
+
+    Here rather than in the delta-rs backend, so that the delta-spark path (Databricks) never imports `deltalake`.
+    """
+    return warehouse.startswith("file://") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", warehouse) is None
 
 
 def delta_spark_available(spark: SparkSession) -> bool:
@@ -78,8 +88,6 @@ def reads_without_spark(config: PipelineConfig) -> bool:
     delta-rs reads whichever backend wrote them. Catalog names and remote warehouses (s3://,
     abfss://, dbfs:) are read through Spark; so is everything when the config says `delta-spark`.
     """
-    from pipelines.storage.delta_rs import is_local_warehouse
-
     if config.storage == "delta-spark":
         return False
     if config.storage == "delta-rs":
@@ -91,7 +99,7 @@ def open_reader(config: PipelineConfig, session: Callable[[], SparkSession]) -> 
     """Read-only access for status, summary and report; `session` is called only when the tables need Spark."""
     if not reads_without_spark(config):
         return open_store(session(), config)
-    from pipelines.storage.delta_rs import DeltaRsReader, is_local_warehouse
+    from pipelines.storage.delta_rs import DeltaRsReader
 
     if not is_local_warehouse(config.warehouse):
         raise StorageError(f"the delta-rs backend reads a local file system; use delta-spark for {config.warehouse}")

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.errors import WarehouseBusy
-from pipelines.storage.delta_rs import is_local_warehouse
+from pipelines.storage import is_local_warehouse
 
 log = logging.getLogger(__name__)
 
