@@ -139,6 +139,28 @@ def test_each_catalog_table_records_what_it_consumed_from_its_first_version(delt
         assert json.loads(first.userMetadata)["app"] == "billing-lakehouse", table.key
 
 
+def test_deltas_own_python_api_reads_what_the_pipeline_wrote(delta_spark, catalog_run, schemas):
+    """A Databricks user's `delta.tables.DeltaTable` sees the tables the backend's SQL and DataFrame calls wrote.
+
+    The backend reads by name and `DESCRIBE HISTORY` (they work over Spark Connect, where `DeltaTable` needs
+    Delta's Connect plugin); this checks the same tables through the delta-spark package's API.
+    """
+    from delta.tables import DeltaTable
+
+    store = open_store(delta_spark, catalog_run)
+    for table in ALL_TABLES:
+        if store.version(table) is None:
+            continue
+        delta = DeltaTable.forName(delta_spark, catalog_name(schemas, table))
+        newest = delta.history(1).select("version", "userMetadata").first()
+        assert newest is not None and newest.version == store.version(table), table.key
+        recorded = json.loads(newest.userMetadata)
+        assert recorded["app"] == "billing-lakehouse" and isinstance(recorded["transaction"], int), table.key
+        assert delta.toDF().count() == store.row_count(table), table.key
+        location = delta.detail().select("location").first()
+        assert location is not None and DeltaTable.isDeltaTable(delta_spark, location.location), table.key
+
+
 def gold_without_lineage(store: TableStore, table: TableSpec) -> DataFrame:
     data = store.read(table)
     return data.drop(*[c for c in data.columns if c.startswith("_")])
