@@ -13,7 +13,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 import time
 import uuid
@@ -39,6 +38,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from pipelines.errors import ConcurrentCommit, StorageError
+from pipelines.storage import is_local_warehouse
 from pipelines.storage.arrow import contract_schema
 from pipelines.storage.base import (
     TRANSACTION_APP,
@@ -397,10 +397,6 @@ class DeltaRsReader:
             if column not in stored:
                 data = data.append_column(contract.field(column), pa.nulls(data.num_rows, contract.field(column).type))
         return data.select(wanted)
-
-
-def is_local_warehouse(warehouse: str) -> bool:
-    return warehouse.startswith("file://") or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", warehouse) is None
 
 
 def ensure_local(warehouse: str) -> None:
