@@ -133,6 +133,13 @@ LIST_PRICES = TableSpec(
     "price_start_time timestamp, price_end_time timestamp, account_id string, sku_name string, cloud string,"
     f" currency_code string, usage_unit string, pricing string, {LINEAGE}",
 )
+# The account's own (negotiated) prices: `system.billing.account_prices` or an export of it, as delivered.
+ACCOUNT_PRICES = TableSpec(
+    "bronze",
+    "account_prices",
+    "price_start_time timestamp, price_end_time timestamp, account_id string, sku_name string, cloud string,"
+    f" currency_code string, usage_unit string, pricing string, {LINEAGE}",
+)
 QUARANTINE = TableSpec(
     "bronze",
     "quarantine",
@@ -169,6 +176,21 @@ PRICES = TableSpec(
     "sku_name string, cloud string, usage_unit string, currency_code string, price_start_time timestamp,"
     " price_end_time timestamp, list_price decimal(38,18), effective_list_price decimal(38,18),"
     " promotional_price decimal(38,18), source string, overlaps_other_window boolean",
+)
+# Account prices as validated windows: the same rules as `prices` (half-open, overlaps flagged and never used).
+CONTRACTED_PRICES = TableSpec(
+    "silver",
+    "contracted_prices",
+    "sku_name string, cloud string, usage_unit string, currency_code string, price_start_time timestamp,"
+    " price_end_time timestamp, contracted_price decimal(38,18), source string, overlaps_other_window boolean",
+)
+# The configured `discounts:` rules, one row per rule: a percentage off list for the usage they match.
+# NULL match columns match any value; the rules were checked not to overlap when the config was loaded.
+DISCOUNT_RULES = TableSpec(
+    "silver",
+    "discount_rules",
+    "rule_name string, percent_off decimal(38,18), sku_pattern string, billing_origin_product string,"
+    " cloud string, workspace_ids array<string>, rule_start_time timestamp, rule_end_time timestamp",
 )
 
 COST = TableSpec(
