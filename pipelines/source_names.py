@@ -11,6 +11,7 @@ LEGACY_CSV = "legacy_csv"
 ACCOUNT_API = "account_api"
 SYSTEM_USAGE = "system_usage"
 LIST_PRICES = "list_prices"
+ACCOUNT_PRICES = "account_prices"
 DREMIO = "dremio"
 
 # Usage sources (silver and gold `source`).
@@ -18,7 +19,7 @@ USAGE_LEGACY_CSV = "legacy_csv"
 USAGE_SYSTEM_TABLES = "system_tables"
 USAGE_DREMIO = "dremio"
 
-# The usage source each ingest source feeds (list prices feed none).
+# The usage source each ingest source feeds (price sources feed none).
 USAGE_SOURCE_OF = {
     LEGACY_CSV: USAGE_LEGACY_CSV,
     ACCOUNT_API: USAGE_LEGACY_CSV,

@@ -4,6 +4,7 @@ YAML reading every part shares (`reader`)."""
 from __future__ import annotations
 
 from pipelines.config.apis import AccountApiSource, DremioSource, RateCard, RateWindow
+from pipelines.config.discounts import DiscountRule, globs_intersect
 from pipelines.config.pipeline import (
     ListPricesSource,
     PipelineConfig,
@@ -15,6 +16,7 @@ from pipelines.config.pipeline import (
 
 __all__ = [
     "AccountApiSource",
+    "DiscountRule",
     "DremioSource",
     "ListPricesSource",
     "PipelineConfig",
@@ -23,5 +25,6 @@ __all__ = [
     "SystemUsageSource",
     "Workspace",
     "fingerprint_of",
+    "globs_intersect",
     "load_config",
 ]

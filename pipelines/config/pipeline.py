@@ -26,6 +26,7 @@ from pipelines.config.apis import (
     dremio_source,
     load_rate_cards,
 )
+from pipelines.config.discounts import DiscountRule, load_discounts
 from pipelines.config.reader import YamlReader, resolve_path
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ _TEMPLATE_FIELD = re.compile(r"{(\w*)}")
 # The key that switches each optional source on. Given empty (`--set sources.dremio.base_url=`), the source is off
 # whatever its other keys say: a scheduler that passes every setting of a source (a bundle's variables) leaves it
 # out by leaving one value unset.
-SOURCE_SWITCHES = {"legacy_csv": "path", "account_api": "start_month", "dremio": "base_url"}
+SOURCE_SWITCHES = {"legacy_csv": "path", "account_api": "start_month", "dremio": "base_url", "account_prices": "table"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class LegacyCsvSource:
 
 @dataclass(frozen=True)
 class ListPricesSource:
-    """List prices: the `system.billing.list_prices` table, or an export of it (a file or folder)."""
+    """A price table read whole: `system.billing.list_prices` (or `account_prices`), or an export of it."""
 
     path: str | None
     format: str
@@ -123,6 +124,8 @@ class PipelineConfig:
     lease_wait_seconds: int = DEFAULT_LEASE_WAIT_SECONDS
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     workspace_names: dict[str, str] = field(default_factory=dict)  # workspace id -> name, for display only
+    account_prices: ListPricesSource | None = None  # the account's contracted prices, same shapes as list prices
+    discounts: tuple[DiscountRule, ...] = ()
 
     @property
     def dremio_grain(self) -> tuple[str, str, str, str] | None:
@@ -134,7 +137,8 @@ class PipelineConfig:
     @property
     def uses_s3(self) -> bool:
         """True when the warehouse or a delivery location is on S3 (local Spark then loads the S3A connector)."""
-        locations = [self.warehouse, *(s.path for s in (self.legacy_csv, self.system_usage, self.list_prices) if s)]
+        sources = (self.legacy_csv, self.system_usage, self.list_prices, self.account_prices)
+        locations = [self.warehouse, *(s.path for s in sources if s)]
         if self.account_api is not None:
             locations.append(self.account_api.landing)
         return any(str(path).startswith(("s3://", "s3a://")) for path in locations if path)
@@ -227,12 +231,12 @@ def _table_or_export(reader: YamlReader, raw: object, base: Path, key: str) -> t
     return resolve_path(base, path), None, fmt
 
 
-def _list_prices(reader: YamlReader, raw: object, base: Path) -> ListPricesSource | None:
+def _price_table(reader: YamlReader, raw: object, base: Path, key: str) -> ListPricesSource | None:
+    """`sources.list_prices` or `sources.account_prices`: a price table or its export, read whole."""
     if raw is None:
         return None
-    key = "sources.list_prices"
     if "lookback_days" in reader.mapping(raw, key):
-        raise reader.fail(f"{key}.lookback_days", "no lookback_days (list prices are read whole)", "set")
+        raise reader.fail(f"{key}.lookback_days", "no lookback_days (price tables are read whole)", "set")
     path, table, fmt = _table_or_export(reader, raw, base, key)
     return ListPricesSource(path=path, format=fmt, table=table)
 
@@ -276,14 +280,15 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
     optional = {"rate_cards", "catalog", "schemas", "spark_conf", "lease_wait_seconds", "max_record_bytes"}
-    optional |= {"workspace_names"}
+    optional |= {"workspace_names", "discounts"}
     reader.unknown_keys(data, allowed | optional, "")
 
     skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
     skus = load_skus(Path(skus_file))
 
     sources = reader.mapping(data.get("sources") or {}, "sources")
-    reader.unknown_keys(sources, {"legacy_csv", "list_prices", "system_usage", "account_api", "dremio"}, "sources")
+    known_sources = {"legacy_csv", "list_prices", "account_prices", "system_usage", "account_api", "dremio"}
+    reader.unknown_keys(sources, known_sources, "sources")
     sources = switched_on(sources)
     legacy_csv = None
     if sources.get("legacy_csv") is not None:
@@ -342,7 +347,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         currency=currency,
         account_id=None if account_id is None else reader.string(data, "account_id", "account_id"),
         legacy_csv=legacy_csv,
-        list_prices=_list_prices(reader, sources.get("list_prices"), base),
+        list_prices=_price_table(reader, sources.get("list_prices"), base, "sources.list_prices"),
+        account_prices=_price_table(reader, sources.get("account_prices"), base, "sources.account_prices"),
         system_usage=_system_usage(reader, sources.get("system_usage"), base),
         workspaces=_workspaces(reader, data.get("workspaces"), skus, skus_file),
         skus=skus,
@@ -359,4 +365,5 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
             data, "max_record_bytes", "max_record_bytes", DEFAULT_MAX_RECORD_BYTES, 1024, 1024**3
         ),
         workspace_names=_workspace_names(reader, data.get("workspace_names")),
+        discounts=load_discounts(reader, data.get("discounts")),
     )
