@@ -12,12 +12,13 @@ from pipelines.bronze.ingest_log import LandingResult, LogEntry, Run
 from pipelines.bronze.land_account_api import fetch_account_usage
 from pipelines.bronze.land_dremio import land_dremio_usage
 from pipelines.bronze.land_legacy import land_legacy_usage
-from pipelines.bronze.land_prices import land_list_prices
+from pipelines.bronze.land_prices import land_account_prices, land_list_prices
 from pipelines.bronze.land_system import land_system_usage
 from pipelines.config import PipelineConfig
 from pipelines.errors import SourceApiError, SourceMissing
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
+from pipelines.silver.refresh_contracted import refresh_contracted_prices, refresh_discount_rules
 from pipelines.sources.files import location_exists
 from pipelines.storage import TableStore, open_store
 
@@ -58,6 +59,7 @@ def check_locations(spark: SparkSession, config: PipelineConfig, only: str | Non
         "sources.legacy_csv.path": config.legacy_csv and config.legacy_csv.path,
         "sources.system_usage.path": config.system_usage and config.system_usage.path,
         "sources.list_prices.path": config.list_prices and config.list_prices.path,
+        "sources.account_prices.path": config.account_prices and config.account_prices.path,
     }
     for key, location in sources.items():
         if location and not location_exists(spark, location):
@@ -103,6 +105,8 @@ def ingest(
         summary.add("bronze.system_usage", system, source_names.SYSTEM_USAGE)
     if only is None and config.list_prices is not None:
         summary.note("bronze.list_prices", land_list_prices(spark, store, config.list_prices, run))
+    if only is None and config.account_prices is not None:
+        summary.note("bronze.account_prices", land_account_prices(spark, store, config.account_prices, run))
     if only in (None, "dremio") and config.dremio is not None:
         try:
             summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run), source_names.DREMIO)
@@ -115,6 +119,8 @@ def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, su
     """Refresh silver and gold from whatever bronze holds now: only the usage dates that changed."""
     store.begin()
     summary.note("silver.prices", refresh_prices(store, config.rate_cards))
+    summary.note("silver.contracted_prices", refresh_contracted_prices(store, config.account_prices is not None))
+    summary.note("silver.discount_rules", refresh_discount_rules(store, config.discounts))
     summary.note("silver.usage", refresh_usage(spark, store, config))
     summary.note("silver.superseded_legacy_usage", refresh_superseded_legacy_usage(spark, store, config))
     summary.note("gold.cost", refresh_cost(store, config))

@@ -84,14 +84,18 @@ def refresh_superseded_legacy_usage(spark: SparkSession, store: TableStore, conf
     return refresh_by_date(store, SUPERSEDED_LEGACY, [LEGACY_USAGE, SYSTEM_USAGE], fingerprint, build)
 
 
-def _changed_dates(old: DataFrame, new: DataFrame) -> list[list[str | None]]:
-    """Usage-date ranges whose price changed between two versions of silver prices.
+LIST_PRICE_VALUES = ("list_price", "effective_list_price", "overlaps_other_window")
+
+
+def changed_price_ranges(
+    old: DataFrame, new: DataFrame, values: Sequence[str] = LIST_PRICE_VALUES
+) -> list[list[str | None]]:
+    """Usage-date ranges whose price changed between two versions of a price-window table (`values` its prices).
 
     Only the windows that differ are collected (prices are a small reference table). A usage
     record is priced by its end time and dated by its start, so a period starting at midnight
     also touches the day before.
     """
-    values = ["list_price", "effective_list_price", "overlaps_other_window"]
     columns = [*PRICE_KEY, "price_start_time", "price_end_time", *values]
     old, new = old.select(columns), new.select(columns)
     changed = (
@@ -124,7 +128,7 @@ def refresh_prices(store: TableStore, rate_cards: Sequence[RateCard] = ()) -> in
     new = store.conform(PRICES, to_prices(store.read(LIST_PRICES), rate_card_windows(store.spark, rate_cards)))
     new = new.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        ranges = _changed_dates(store.read(PRICES), new)
+        ranges = changed_price_ranges(store.read(PRICES), new)
         overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
         for row in overlapping:
             log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
