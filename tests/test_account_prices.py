@@ -116,7 +116,7 @@ def test_account_price_exports_land_with_the_bad_row_quarantined_and_counts_addi
     assert store.read(QUARANTINE).where("source = 'account_prices'").isEmpty()
 
 
-def _publish(spark: SparkSession, rows: list[tuple[str, str | None, str]]) -> None:
+def _publish(spark: SparkSession, rows: list[tuple[str, str | None, str, str]]) -> None:
     """A stand-in for system.billing.account_prices, readable by name."""
     data = [
         (

@@ -68,8 +68,9 @@ def rule_ranges(windows: Iterable[tuple[datetime, datetime | None]]) -> list[lis
     A rule matches by `usage_start_time` and `usage_date` is its date, so the last date touched is the
     date of the window's last instant (an end at midnight does not touch that day).
     """
-    ranges = []
-    for start, end in sorted(windows, key=lambda window: window[0]):
+    ranges: list[list[str | None]] = []
+    for start, end in sorted(set(windows), key=lambda window: (window[0], window[1] or datetime.max)):
         last = None if end is None else (end - timedelta(microseconds=1)).date().isoformat()
-        ranges.append([start.date().isoformat(), last])
+        if [start.date().isoformat(), last] not in ranges:
+            ranges.append([start.date().isoformat(), last])
     return ranges
