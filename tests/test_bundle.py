@@ -49,6 +49,7 @@ LEGACY_AND_DREMIO = {
     "dremio_frequency": "DAILY",
 }
 ACCOUNT_API = {"account_id": "0123-4567", "account_api_start_month": "2024-01"}
+ACCOUNT_PRICES = {"account_prices_table": "system.billing.account_prices"}
 PROD = {"run_as_service_principal": "6f0c8f2e-1111-2222-3333-444455556666", "failure_emails": ["finops@example.com"]}
 # The dashboard's warehouse given instead of looked up, in another catalog and gold schema.
 ELSEWHERE = {"warehouse_id": "0a1b2c3d4e5f6789", "catalog": "finance", "gold_schema": "costs"}
@@ -59,6 +60,8 @@ RENDERINGS = [
     ("prod", {**PROD, **LEGACY_AND_DREMIO}),
     ("dev", ACCOUNT_API),
     ("prod", {**PROD, **ACCOUNT_API}),
+    ("dev", ACCOUNT_PRICES),
+    ("prod", {**PROD, **ACCOUNT_PRICES}),
     ("dev", ELSEWHERE),
     ("prod", {**PROD, **ELSEWHERE}),
 ]
@@ -237,6 +240,7 @@ def test_the_defaults_describe_a_databricks_only_account(target):
             continue
         config = _wheel_task_config(task, target)
         assert (config.legacy_csv, config.account_api, config.dremio, config.account_id) == (None, None, None, None)
+        assert config.account_prices is None
         assert config.system_usage is not None and config.system_usage.table == "system.billing.usage"
         assert config.list_prices is not None and config.list_prices.table == "system.billing.list_prices"
         assert (config.storage, config.catalog, config.schemas) == ("delta-spark", "main", _schemas(target))
@@ -266,6 +270,16 @@ def test_the_optional_source_variables_switch_their_sources_on(target):
     assert config.account_api is not None and config.account_api.start_month == "2024-01"
     assert config.account_id == "0123-4567" and config.legacy_csv is None and config.dremio is None
     assert config.account_api.landing.startswith(f"/Volumes/main/{_schemas(target)['bronze']}/landing/")
+    assert config.account_prices is None
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_the_account_prices_variable_switches_contracted_prices_on_for_ingest_and_transform(target):
+    tasks = _tasks(render(target, ACCOUNT_PRICES))
+    for task in (task for task in tasks if task["task_key"] in ("ingest", "transform")):
+        config = _wheel_task_config(task, target)
+        assert config.account_prices is not None and config.account_prices.table == "system.billing.account_prices"
+        assert (config.legacy_csv, config.account_api, config.dremio) == (None, None, None)
 
 
 def test_serverless_compute_installs_the_wheel_for_every_wheel_task():

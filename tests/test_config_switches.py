@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import load_config
+from pipelines.config import ListPricesSource, load_config
 from pipelines.errors import ConfigError
 from tests.conftest import write_config
 
@@ -66,6 +66,22 @@ def test_the_account_api_is_switched_on_by_its_start_month(tmp_path):
     )
     assert config.account_api is not None and config.account_api.start_month == "2024-01"
     assert config.account_id == "1234"
+
+
+def test_account_prices_are_switched_by_their_table_and_checked_like_list_prices(tmp_path):
+    path = write_config(tmp_path, None, None, sources=SYSTEM_TABLES)
+    assert load_config(path).account_prices is None  # absent: list prices only
+    on = load_config(path, ["sources.account_prices.table=system.billing.account_prices"])
+    assert on.account_prices == ListPricesSource(None, "table", "system.billing.account_prices")
+    assert load_config(path, ["sources.account_prices.table="]).account_prices is None
+    export = load_config(path, [f"sources.account_prices.path={tmp_path / 'prices.csv'}"]).account_prices
+    assert export == ListPricesSource(str(tmp_path / "prices.csv"), "csv")
+    with pytest.raises(ConfigError, match=r"sources\.account_prices: expected exactly one of `path`"):
+        load_config(path, ["sources.account_prices={table: t, path: p}"])
+    with pytest.raises(ConfigError, match=r"sources\.account_prices\.lookback_days: expected no lookback_days"):
+        load_config(path, ["sources.account_prices={table: t, lookback_days: 3}"])
+    with pytest.raises(ConfigError, match=r"sources\.account_prices\.format: expected one of parquet, csv, json"):
+        load_config(path, ["sources.account_prices={path: p, format: xml}"])
 
 
 def test_a_source_without_its_switch_key_is_still_checked(tmp_path):

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pipelines.config.apis import CLOUDS
 from pipelines.config.reader import YamlReader
 
+MAX_PERCENT_DECIMALS = 6  # gold multiplies by (100 - percent_off) / 100 exactly at this scale
 RULE_KEYS = {"name", "percent_off", "sku", "billing_origin_product", "cloud", "workspaces", "start", "end"}
 
 
@@ -90,6 +91,8 @@ def _percent(reader: YamlReader, rule: dict[str, object], key: str) -> Decimal:
         raise reader.fail(key, expected, value) from None
     if not percent.is_finite() or not 0 < percent <= 100:
         raise reader.fail(key, expected, value)
+    if percent != round(percent, MAX_PERCENT_DECIMALS):  # keeps list * (100 - percent) / 100 exact in gold
+        raise reader.fail(key, f"a percentage with at most {MAX_PERCENT_DECIMALS} decimals", value)
     return percent
 
 
