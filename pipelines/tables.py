@@ -197,6 +197,7 @@ COST = TableSpec(
     "gold",
     "cost",
     f"{USAGE_COLUMNS}, {PRICE_COLUMNS}, list_cost decimal(38,18), effective_cost decimal(38,18),"
+    " contracted_unit_price decimal(38,18), contracted_cost decimal(38,18), contracted_price_source string,"
     " is_priced boolean, unpriced_reason string",
     ("usage_date",),
 )
@@ -204,14 +205,15 @@ COST_DAILY = TableSpec(
     "gold",
     "cost_daily",
     "usage_date date, source string, workspace_id string, cloud string, sku_name string, usage_unit string,"
-    " currency_code string, usage_quantity decimal(38,18), priced_quantity decimal(38,18),"
-    " list_cost decimal(38,18), effective_cost decimal(38,18), record_count bigint, unpriced_record_count bigint",
+    " currency_code string, contracted_price_source string, usage_quantity decimal(38,18),"
+    " priced_quantity decimal(38,18), list_cost decimal(38,18), effective_cost decimal(38,18),"
+    " contracted_cost decimal(38,18), record_count bigint, unpriced_record_count bigint",
     ("usage_date",),
 )
 # What every attribution aggregate sums. Costs cover priced rows only; the counts say how much is unpriced.
 MEASURES = (
     "usage_quantity decimal(38,18), priced_quantity decimal(38,18), list_cost decimal(38,18),"
-    " effective_cost decimal(38,18), record_count bigint, unpriced_record_count bigint"
+    " effective_cost decimal(38,18), contracted_cost decimal(38,18), record_count bigint, unpriced_record_count bigint"
 )
 # The keys every attribution aggregate keeps, so the same filters work on each of them.
 ATTRIBUTION_KEYS = (

@@ -9,9 +9,10 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 
 from pipelines.gold import aggregates
+from pipelines.gold.contracted import with_contracted_price
 from pipelines.gold.cost import NO_PRICE_WINDOW, NO_WORKSPACE_CLOUD, price_usage
 from pipelines.silver.prices import flag_overlaps
-from pipelines.tables import USAGE
+from pipelines.tables import CONTRACTED_PRICES, DISCOUNT_RULES, USAGE
 
 T = datetime
 
@@ -106,7 +107,11 @@ def test_unpriced_usage_has_null_cost_a_reason_and_is_listed(spark: SparkSession
             ("overlap", "AWS", "OVERLAP", T(2024, 6, 1)),
         ],
     )
-    cost = price_usage(usage, prices, "USD")
+    no_contract = (
+        spark.createDataFrame([], CONTRACTED_PRICES.schema()),
+        spark.createDataFrame([], DISCOUNT_RULES.schema()),
+    )
+    cost = with_contracted_price(price_usage(usage, prices, "USD"), *no_contract)
     unpriced = aggregates.unpriced_usage(aggregates.attribution(cost)).select("record_id", "unpriced_reason")
 
     expected = spark.createDataFrame(

@@ -11,6 +11,8 @@ from pyspark.sql import functions as F
 
 DAILY_KEYS = ("usage_date", "source", "workspace_id", "cloud", "sku_name", "usage_unit", "currency_code")
 ATTRIBUTION_KEYS = (*DAILY_KEYS, "billing_origin_product", "is_serverless")
+# cost_daily also says which contracted price priced the usage (account price, a discount rule, list).
+COST_DAILY_KEYS = (*DAILY_KEYS, "contracted_price_source")
 WORKLOAD_COLUMNS = ("job_id", "job_name", "notebook_id", "notebook_path")
 RESOURCE_COLUMNS = ("warehouse_id", "cluster_id", "endpoint_id", "endpoint_name", "dlt_pipeline_id")
 UNPRICED_COLUMNS = (
@@ -45,7 +47,7 @@ def attribution(cost: DataFrame) -> DataFrame:
         **dict(_identity_roles()),
     }
     kept = dict.fromkeys([*DAILY_KEYS, *UNPRICED_COLUMNS, "billing_origin_product", "cluster_name"])
-    measures = ("is_priced", "list_cost", "effective_cost", "custom_tags")
+    measures = ("is_priced", "list_cost", "effective_cost", "contracted_cost", "contracted_price_source", "custom_tags")
     return cost.select(*kept, *measures, *[column.alias(name) for name, column in flat.items()])
 
 
@@ -94,14 +96,15 @@ def _measures() -> list[Column]:
         F.sum(F.when(F.col("is_priced"), F.col("usage_quantity"))).alias("priced_quantity"),
         F.sum("list_cost").alias("list_cost"),
         F.sum("effective_cost").alias("effective_cost"),
+        F.sum("contracted_cost").alias("contracted_cost"),
         F.count(F.lit(1)).alias("record_count"),
         F.sum(unpriced).alias("unpriced_record_count"),
     ]
 
 
 def cost_daily(cost: DataFrame) -> DataFrame:
-    """Quantity and cost per day, source, workspace, cloud, SKU, unit and currency."""
-    return cost.groupBy(*DAILY_KEYS).agg(*_measures())
+    """Quantity and cost per day, source, workspace, cloud, SKU, unit, currency and contracted price source."""
+    return cost.groupBy(*COST_DAILY_KEYS).agg(*_measures())
 
 
 def cost_by_tag(cost: DataFrame) -> DataFrame:

@@ -10,16 +10,19 @@ from pyspark.sql import functions as F
 
 from pipelines.config import PipelineConfig
 from pipelines.gold import aggregates
+from pipelines.gold.contracted import with_contracted_price
 from pipelines.gold.cost import price_usage
 from pipelines.gold.reconciliation import source_reconciliation
 from pipelines.incremental import date_partitions, existing_usage_dates, refresh_by_date
 from pipelines.storage import TableStore
 from pipelines.tables import (
+    CONTRACTED_PRICES,
     COST,
     COST_BY_IDENTITY,
     COST_BY_TAG,
     COST_BY_WORKLOAD,
     COST_DAILY,
+    DISCOUNT_RULES,
     PRICES,
     SOURCE_RECONCILIATION,
     SUPERSEDED_LEGACY,
@@ -30,6 +33,10 @@ from pipelines.tables import (
 
 # No setting shapes the reconciliation (silver applied the SKU and workspace settings): the rule's version does.
 RECONCILIATION_VERSION = "reconciliation-from-silver-v1"
+# Appended to the settings' fingerprint when a rule or contract of gold changes: a warehouse built before
+# rebuilds the table once, with the new columns (v2: contracted prices in cost and contracted_cost in aggregates).
+COST_VERSION = "cost-v2-contracted"
+AGGREGATES_VERSION = "aggregates-v2-contracted"
 
 
 def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None], DataFrame]:
@@ -40,15 +47,22 @@ def _reader(store: TableStore, table: TableSpec) -> Callable[[list[date] | None]
 
 
 def refresh_cost(store: TableStore, config: PipelineConfig) -> int | None:
-    """Recompute cost for dates with changed usage, and for existing dates inside changed price windows."""
+    """Recompute cost for dates with changed usage, and for existing dates inside changed price windows.
+
+    List, account prices and discount rules are all price windows: a changed one records the date range
+    it covers (`price_ranges`), so only those usage dates are priced again. A price table never written
+    (no account prices delivered, no discounts configured) reads as empty: every row keeps list price.
+    """
     read_usage = _reader(store, USAGE)
 
     def build(dates: list[date] | None) -> DataFrame:
-        # Silver holds one file per date and the price join is a broadcast, so no shuffle is needed here.
-        return price_usage(read_usage(dates), store.read(PRICES), config.currency)
+        # Silver holds one file per date and the price joins are broadcasts, so no shuffle is needed here.
+        priced = price_usage(read_usage(dates), store.read(PRICES), config.currency)
+        return with_contracted_price(priced, store.read(CONTRACTED_PRICES), store.read(DISCOUNT_RULES))
 
-    fingerprint = config.fingerprint("currency")
-    return refresh_by_date(store, COST, [USAGE, PRICES], fingerprint, build, existing_usage_dates(store, USAGE))
+    fingerprint = f"{config.fingerprint('currency')}-{COST_VERSION}"
+    inputs = [USAGE, PRICES, CONTRACTED_PRICES, DISCOUNT_RULES]
+    return refresh_by_date(store, COST, inputs, fingerprint, build, existing_usage_dates(store, USAGE))
 
 
 def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, int | None]:
@@ -71,7 +85,8 @@ def refresh_aggregates(store: TableStore, config: PipelineConfig) -> dict[str, i
         def build(dates: list[date] | None, transform: Callable[[DataFrame], DataFrame] = transform) -> DataFrame:
             return transform(aggregates.attribution(read_cost(dates))).repartition(F.col("usage_date"))
 
-        versions[table.key] = refresh_by_date(store, table, [COST], config.fingerprint("currency"), build)
+        fingerprint = f"{config.fingerprint('currency')}-{AGGREGATES_VERSION}"
+        versions[table.key] = refresh_by_date(store, table, [COST], fingerprint, build)
     return versions
 
 

@@ -305,7 +305,9 @@ class DeltaRsStore(TableStore):
         if self._committed_elsewhere(table, delta, transaction):
             return None
         if [f.name for f in delta.schema().fields] != [f.name for f in delta_schema(table).fields]:
-            raise StorageError(f"{table} at {self.location(table)} does not have the columns of its contract")
+            if not replace.everything:
+                raise StorageError(f"{table} at {self.location(table)} does not have the columns of its contract")
+            return self._replace_schema(table, delta, adds, properties, transaction)
         unknown = {c for part in replace.partitions or [] for c in part} - set(table.partition_by)
         if unknown:
             raise StorageError(f"{table} can only replace whole partitions; not partitioned by {sorted(unknown)}")
@@ -329,6 +331,32 @@ class DeltaRsStore(TableStore):
             return None
         except Exception as error:  # deltalake raises several unrelated types
             raise StorageError(f"could not commit to {table}: {error}") from error
+        version = self._current_version(table)
+        self._committed(table, version)
+        return version
+
+    def _replace_schema(
+        self, table: TableSpec, delta: DeltaTable, adds: list[AddAction], properties: CommitProperties, transaction: int
+    ) -> int | None:
+        """Replace every row and the schema with the contract's, in one commit (a contract that gained columns).
+
+        An overwrite commits the new schema (a metaData action, columns in the contract's order) and removes
+        every current file itself; an append would keep the old schema whatever the new files hold.
+        """
+        try:
+            delta.create_write_transaction(
+                adds,
+                mode="overwrite",
+                schema=delta_schema(table),
+                partition_by=list(table.partition_by) or None,
+                commit_properties=properties,
+            )
+        except CommitFailedError as error:
+            self._lost_race(table, transaction, error)
+            return None
+        except Exception as error:  # deltalake raises several unrelated types
+            raise StorageError(f"could not replace {table} with its contract's columns: {error}") from error
+        log.info("%s: replaced every row and its columns with the contract's", table)
         version = self._current_version(table)
         self._committed(table, version)
         return version

@@ -157,6 +157,11 @@ class DeltaSparkStore(TableStore):
             writer = writer.partitionBy(*table.partition_by)
         if mode == "append":  # columns a newer contract appends are added, never dropped
             writer = writer.option("mergeSchema", "true")
+        if exists and replace.everything:
+            # A contract that gained columns (a rebuild after a fingerprint bump): a path table takes the
+            # contract's schema (overwriteSchema); a catalog table, replaced through replaceWhere 'true', where
+            # Delta ignores overwriteSchema, gains the new columns at the end (mergeSchema).
+            writer = writer.option("overwriteSchema", "true").option("mergeSchema", "true")
         predicate = replace.sql_predicate()
         if exists and predicate:
             writer = writer.option("replaceWhere", predicate)
