@@ -18,7 +18,7 @@ from pipelines.runner import run_pipeline
 from pipelines.storage import TableStore, open_store
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.tables import ACCOUNT_PRICES, CONTRACTED_PRICES, DISCOUNT_RULES, INGEST_LOG, LIST_PRICES, QUARANTINE
-from tests.conftest import write_config
+from tests.conftest import write_config, write_prices
 
 JOBS = "PREMIUM_JOBS_COMPUTE"
 # (start, end, sku, pricing.default as text): the last row has no parseable start.
@@ -173,3 +173,18 @@ def test_a_run_without_account_prices_or_discounts_writes_none_of_their_tables(
     for table in (ACCOUNT_PRICES, CONTRACTED_PRICES, DISCOUNT_RULES):
         assert table.key not in summary.written and store.version(table) is None
         assert store.read(table).schema == store.empty(table).schema and store.read(table).isEmpty()
+
+
+def test_a_run_lands_account_prices_and_builds_both_silver_inputs_once(spark: SparkSession, tmp_path: Path) -> None:
+    export = write_prices(tmp_path / "account" / "prices.csv", [(JOBS, "2024-01-01", "", "0.1")])
+    sources = f"  account_prices:\n    path: {export.parent}\n    format: csv\n"
+    discounts = 'discounts:\n  - {name: sql, percent_off: "10", billing_origin_product: SQL, start: 2024-01-01}\n'
+    config = load_config(write_config(tmp_path, None, None, sources=sources, extra=discounts))
+
+    summary = run_pipeline(spark, config)
+    assert {"bronze.account_prices", "silver.contracted_prices", "silver.discount_rules"} <= set(summary.written)
+    store = open_store(spark, config)
+    assert (store.row_count(CONTRACTED_PRICES), store.row_count(DISCOUNT_RULES)) == (1, 1)
+
+    again = run_pipeline(spark, config)  # nothing changed: none of the three written again
+    assert not {"bronze.account_prices", "silver.contracted_prices", "silver.discount_rules"} & set(again.written)
