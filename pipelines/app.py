@@ -8,17 +8,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pyspark.sql import functions as F
+
 from pipelines.bronze.ingest_log import LogEntry
 from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import BillingLakehouseError, ConfigError, WarehouseBusy
+from pipelines.gold.focus import billing_period
 from pipelines.report import build_report
 from pipelines.runner import RunSummary, ingest, run_pipeline, transform
 from pipelines.spark import build_spark
 from pipelines.status import format_status
 from pipelines.storage import open_reader, open_store
+from pipelines.storage.exports import write_files
 from pipelines.storage.lease import warehouse_lease
 from pipelines.summary import cost_summary
+from pipelines.tables import FOCUS_COST
 
 WRITING_COMMANDS = ("run", "ingest", "transform")  # each holds the warehouse's lease while it runs
 EXIT_WAREHOUSE_BUSY = 4  # another run held the warehouse for longer than lease_wait_seconds
@@ -132,6 +137,34 @@ def _read_only(command: str, config: PipelineConfig, out: str | None) -> int:
     return 0
 
 
+def export_focus(config: PipelineConfig, month: str, out: str, file_format: str) -> int:
+    """Write one billing period of gold.focus_cost to `<out>/billing_period=<month>` and print its totals."""
+    spark = build_spark(conf=config.spark_conf, s3=config.uses_s3)
+    store = open_store(spark, config)
+    if store.version(FOCUS_COST) is None:
+        raise BillingLakehouseError(f"{FOCUS_COST} does not exist yet: run `billing-lakehouse run` first")
+    period = billing_period(store.read(FOCUS_COST), month)
+    folder = f"{out.rstrip('/')}/billing_period={month}"
+    write_files(period, folder, file_format)
+    totals = (
+        period.groupBy("BillingCurrency")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum("BilledCost").alias("billed"),
+            F.sum(F.when(F.col("ChargeClass") == "Correction", F.col("BilledCost"))).alias("corrections"),
+        )
+        .orderBy("BillingCurrency")
+        .collect()
+    )
+    print(f"FOCUS 1.2 billing period {month} written to {folder} ({file_format})")
+    if not totals:
+        print("  no charges in this billing period (the file holds the columns only)")
+    for row in totals:
+        corrections = f", of which corrections to invoiced periods {row.corrections:.2f}" if row.corrections else ""
+        print(f"  {row.rows} rows, BilledCost {row.billed:.2f} {row.BillingCurrency}{corrections}")
+    return 0
+
+
 def run_command(
     command: str,
     config_path: str,
@@ -139,9 +172,16 @@ def run_command(
     months: tuple[str | None, str | None] = (None, None),
     overrides: Sequence[str] = (),
     out: str | None = None,
+    export: tuple[str, str] | None = None,
 ) -> int:
-    """Load and check the config before any write, then run one command. Returns the exit code."""
+    """Load and check the config before any write, then run one command. Returns the exit code.
+
+    `export` is (billing month, file format) for `export focus`, written under `out`.
+    """
     config = load_config(config_path, overrides)
+    if command == "export":
+        assert export is not None and out is not None
+        return export_focus(config, export[0], out, export[1])
     if command == "ingest":
         check_ingest_source(config, source, months)
     if command in READ_ONLY_COMMANDS:

@@ -46,6 +46,7 @@ COMMANDS = {
     "status": "show each table's Delta version, row count and the last ingest per source",
     "summary": "print a readable cost summary of the gold tables",
     "report": "write the cost report: one self-contained HTML page with charts and the tables behind them",
+    "export": "write one billing period of the FOCUS 1.2 Cost and Usage dataset (gold.focus_cost) as files",
 }
 
 
@@ -68,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--end-month", type=_month, help="account-api: last month to download (YYYY-MM)")
         if name == "report":
             command.add_argument("--out", default="report.html", help="the HTML file to write (default report.html)")
+        if name == "export":
+            command.add_argument("dataset", choices=["focus"], help="the dataset to export: focus (FOCUS 1.2)")
+            command.add_argument("--month", type=_month, required=True, help="the billing period to write (YYYY-MM)")
+            command.add_argument(
+                "--out", required=True, help="folder to write into: <out>/billing_period=YYYY-MM/ is replaced"
+            )
+            command.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="default parquet")
         command.add_argument(
             "--config", help=f"path to pipeline.yml (default: ${CONFIG_VARIABLE}, else {DEFAULT_CONFIG} if it exists)"
         )
@@ -140,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_command("ingest", config, args.source, months, args.overrides)
         if args.command == "report":
             return run_command("report", config, overrides=args.overrides, out=args.out)
+        if args.command == "export":
+            export = (args.month, args.format)
+            return run_command("export", config, overrides=args.overrides, out=args.out, export=export)
         return run_command(args.command, config, overrides=args.overrides)
     except BillingLakehouseError as error:
         print(f"billing-lakehouse: {redact(str(error))}", file=sys.stderr)

@@ -138,8 +138,8 @@ def plan(store: TableStore, target: TableSpec, inputs: Sequence[TableSpec], fing
     return Plan(target, scope, versions, reasons)
 
 
-def date_partitions(dates: Iterable[date]) -> list[dict[str, str]]:
-    return [{DATE_COLUMN: d.isoformat()} for d in dates]
+def date_partitions(dates: Iterable[date], column: str = DATE_COLUMN) -> list[dict[str, str]]:
+    return [{column: d.isoformat()} for d in dates]
 
 
 def refresh_by_date(
@@ -149,11 +149,13 @@ def refresh_by_date(
     fingerprint: str,
     build: Callable[[list[date] | None], DataFrame],
     existing_dates: Callable[[], Iterable[date]] = lambda: (),
+    date_column: str = DATE_COLUMN,
 ) -> int | None:
     """Recompute the usage dates the inputs changed (or everything) and replace them in one commit.
 
     `build(None)` must return the whole table, `build(dates)` only those dates. Returns the new
-    version, or None when nothing changed (then nothing is written).
+    version, or None when nothing changed (then nothing is written). `date_column` is the target's
+    usage-date partition column.
     """
     todo = plan(store, target, inputs, fingerprint)
     if not todo.inputs_moved:
@@ -176,7 +178,7 @@ def refresh_by_date(
             why,
             extra=fields(table=str(target), reasons=todo.reasons),
         )
-        data, replace = build(dates), Replace.where(date_partitions(dates))
+        data, replace = build(dates), Replace.where(date_partitions(dates, date_column))
         metadata["changed"] = {"usage_dates": [d.isoformat() for d in dates]}
         if not dates:  # an input moved without touching any date: record that it was consumed
             data = data.limit(0)
@@ -185,11 +187,11 @@ def refresh_by_date(
     return version
 
 
-def existing_usage_dates(store: TableStore, table: TableSpec) -> Callable[[], list[date]]:
+def existing_usage_dates(store: TableStore, table: TableSpec, column: str = DATE_COLUMN) -> Callable[[], list[date]]:
     """The usage dates a date-partitioned table holds, read from its log."""
 
     def dates() -> list[date]:
-        values = (p.get(DATE_COLUMN) for p in store.partition_values(table))
+        values = (p.get(column) for p in store.partition_values(table))
         return sorted(date.fromisoformat(value) for value in values if value)
 
     return dates

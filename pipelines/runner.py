@@ -16,9 +16,11 @@ from pipelines.bronze.land_prices import land_account_prices, land_list_prices
 from pipelines.bronze.land_system import land_system_usage
 from pipelines.config import PipelineConfig
 from pipelines.errors import SourceApiError, SourceMissing
+from pipelines.gold.focus_refresh import refresh_focus
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
 from pipelines.silver.refresh_contracted import refresh_contracted_prices, refresh_discount_rules
+from pipelines.silver.refresh_late_corrections import refresh_late_corrections
 from pipelines.sources.files import location_exists
 from pipelines.storage import TableStore, open_store
 
@@ -123,10 +125,12 @@ def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, su
     summary.note("silver.discount_rules", refresh_discount_rules(store, config.discounts))
     summary.note("silver.usage", refresh_usage(spark, store, config))
     summary.note("silver.superseded_legacy_usage", refresh_superseded_legacy_usage(spark, store, config))
+    summary.note("silver.late_corrections", refresh_late_corrections(store, config))
     summary.note("gold.cost", refresh_cost(store, config))
     for table, version in refresh_aggregates(store, config).items():
         summary.note(table, version)
     summary.note("gold.source_reconciliation", refresh_reconciliation(store, config))
+    summary.note("gold.focus_cost", refresh_focus(store, config))
 
 
 def run_pipeline(

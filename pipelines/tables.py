@@ -170,6 +170,15 @@ USAGE = TableSpec("silver", "usage", USAGE_COLUMNS, ("usage_date",))
 # The legacy CSV rows silver usage leaves out because the system tables cover their workspace-day,
 # typed as silver usage rows: what gold.source_reconciliation sets against the system totals.
 SUPERSEDED_LEGACY = TableSpec("silver", "superseded_legacy_usage", USAGE_COLUMNS, ("usage_date",))
+# Corrections ingested after their month was invoiced, with the parts of the netted rows they correct
+# (pipelines/silver/late_corrections.py): what the FOCUS view books apart from silver's netted usage.
+LATE_CORRECTIONS = TableSpec(
+    "silver",
+    "late_corrections",
+    f"{USAGE_COLUMNS}, record_type string, ingestion_date date, charge_class string, billing_period date,"
+    " netted_record_id string",
+    ("usage_date",),
+)
 PRICES = TableSpec(
     "silver",
     "prices",
@@ -243,6 +252,29 @@ COST_BY_IDENTITY = TableSpec(
     f" cluster_owner string, {WORKLOAD}, {MEASURES}",
     ("usage_date",),
 )
+# The FOCUS 1.2 Cost and Usage columns a Databricks dataset has (pipelines/gold/focus.py), then its
+# Databricks-specific columns, after the FOCUS ones (x_ prefixed, as FOCUS requires of custom columns).
+FOCUS_COLUMNS = (
+    "BilledCost decimal(38,18), BillingAccountId string, BillingAccountName string, BillingCurrency string,"
+    " BillingPeriodEnd timestamp, BillingPeriodStart timestamp, ChargeCategory string, ChargeClass string,"
+    " ChargeDescription string, ChargeFrequency string, ChargePeriodEnd timestamp, ChargePeriodStart timestamp,"
+    " ConsumedQuantity decimal(38,18), ConsumedUnit string, ContractedCost decimal(38,18),"
+    " ContractedUnitPrice decimal(38,18), EffectiveCost decimal(38,18), InvoiceIssuerName string,"
+    " ListCost decimal(38,18), ListUnitPrice decimal(38,18), PricingCategory string,"
+    " PricingQuantity decimal(38,18), PricingUnit string, ProviderName string, PublisherName string,"
+    " RegionId string, RegionName string, ResourceId string, ResourceName string, ResourceType string,"
+    " ServiceCategory string, ServiceName string, ServiceSubcategory string, SkuId string, SkuMeter string,"
+    " SkuPriceDetails string, SkuPriceId string, SubAccountId string, SubAccountName string, Tags string"
+)
+FOCUS_CUSTOM_COLUMNS = (
+    "x_RecordId string, x_Source string, x_RecordType string, x_IngestionDate date, x_SkuNameDelivered string,"
+    " x_BillingOriginProduct string, x_UsageType string, x_ContractedPriceSource string,"
+    " x_EffectiveListUnitPrice decimal(38,18), x_EffectiveListCost decimal(38,18), x_WorkspaceId string,"
+    " x_ClusterId string, x_WarehouseId string, x_JobId string, x_JobRunId string, x_NotebookId string,"
+    " x_EndpointName string, x_DltPipelineId string, x_RunAs string, x_UsageDate date"
+)
+# The FOCUS 1.2 Cost and Usage dataset (pipelines/gold/focus.py), partitioned by the usage date of its charge.
+FOCUS_COST = TableSpec("gold", "focus_cost", f"{FOCUS_COLUMNS}, {FOCUS_CUSTOM_COLUMNS}", ("x_UsageDate",))
 SOURCE_RECONCILIATION = TableSpec(
     "gold",
     "source_reconciliation",
@@ -270,6 +302,7 @@ ALL_TABLES = (
     INGEST_LOG,
     USAGE,
     SUPERSEDED_LEGACY,
+    LATE_CORRECTIONS,
     PRICES,
     CONTRACTED_PRICES,
     DISCOUNT_RULES,
@@ -280,4 +313,5 @@ ALL_TABLES = (
     COST_BY_IDENTITY,
     SOURCE_RECONCILIATION,
     UNPRICED_USAGE,
+    FOCUS_COST,
 )

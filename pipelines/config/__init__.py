@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pipelines.config.apis import AccountApiSource, DremioSource, RateCard, RateWindow
 from pipelines.config.discounts import DiscountRule, globs_intersect
+from pipelines.config.focus import FocusSettings
 from pipelines.config.pipeline import (
     ListPricesSource,
     PipelineConfig,
@@ -18,6 +19,7 @@ __all__ = [
     "AccountApiSource",
     "DiscountRule",
     "DremioSource",
+    "FocusSettings",
     "ListPricesSource",
     "PipelineConfig",
     "RateCard",

@@ -27,6 +27,7 @@ from pipelines.config.apis import (
     load_rate_cards,
 )
 from pipelines.config.discounts import DiscountRule, load_discounts
+from pipelines.config.focus import FocusSettings, load_focus
 from pipelines.config.reader import YamlReader, resolve_path
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class PipelineConfig:
     workspace_names: dict[str, str] = field(default_factory=dict)  # workspace id -> name, for display only
     account_prices: ListPricesSource | None = None  # the account's contracted prices, same shapes as list prices
     discounts: tuple[DiscountRule, ...] = ()
+    focus: FocusSettings = field(default_factory=FocusSettings)
 
     @property
     def dremio_grain(self) -> tuple[str, str, str, str] | None:
@@ -280,7 +282,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
     optional = {"rate_cards", "catalog", "schemas", "spark_conf", "lease_wait_seconds", "max_record_bytes"}
-    optional |= {"workspace_names", "discounts"}
+    optional |= {"workspace_names", "discounts", "focus"}
     reader.unknown_keys(data, allowed | optional, "")
 
     skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
@@ -366,4 +368,5 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         ),
         workspace_names=_workspace_names(reader, data.get("workspace_names")),
         discounts=load_discounts(reader, data.get("discounts")),
+        focus=load_focus(reader, data.get("focus")),
     )

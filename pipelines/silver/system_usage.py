@@ -8,6 +8,8 @@ usage as corrected: a retracted record vanishes, a restated one is what remains.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -39,15 +41,15 @@ def canonical(json_text: Column) -> Column:
     return F.coalesce(F.array_sort(F.map_entries(present)), F.array().cast("array<struct<key:string,value:string>>"))
 
 
-def net_corrections(bronze: DataFrame) -> DataFrame:
+def net_corrections(bronze: DataFrame, carry: Sequence[str] = ()) -> DataFrame:
     """One row per distinct set of attributes with the summed quantity; groups summing to zero dropped.
 
     `record_id` of a group is the record's own id when it stands alone, otherwise a hash of the ids
-    it nets, so it is stable across reruns. The nested columns keep their JSON text (any copy: they
-    are equal by construction); lineage is the newest record's.
+    it nets (`netted_record_id`), so it is stable across reruns. The nested columns keep their JSON
+    text (any copy: they are equal by construction); lineage is the newest record's. `carry` names
+    extra columns that split groups further and are kept.
     """
     keys = {f"_key_{c}": canonical(F.col(c)) for c in SYSTEM_JSON_COLUMNS}
-    ids = F.array_sort(F.collect_list("record_id"))
     # Clustering by date first makes the grouping reuse that shuffle (usage_date is one of its keys),
     # so each date's rows end up in one task and silver gets one file per date.
     netted = (
@@ -56,10 +58,10 @@ def net_corrections(bronze: DataFrame) -> DataFrame:
         # A record_id has one usage_date, so this reuses the date clustering (no extra shuffle).
         .dropDuplicates(["usage_date", "record_id"])
         .withColumns(keys)
-        .groupBy(*SCALAR_ATTRIBUTES, *keys)
+        .groupBy(*SCALAR_ATTRIBUTES, *keys, *carry)
         .agg(
             F.sum("usage_quantity").alias("usage_quantity"),
-            F.when(F.size(ids) == 1, ids[0]).otherwise(F.sha2(F.array_join(ids, ","), 256)).alias("record_id"),
+            netted_record_id(F.col("record_id")).alias("record_id"),
             *[F.first(c).alias(c) for c in SYSTEM_JSON_COLUMNS if c != "custom_tags"],
             F.max(F.struct("_ingested_at", "_source_file")).alias("_newest"),
         )
@@ -67,9 +69,19 @@ def net_corrections(bronze: DataFrame) -> DataFrame:
     return netted.where(F.col("usage_quantity") != 0).withColumn("custom_tags", F.map_from_entries("_key_custom_tags"))
 
 
+def netted_record_id(record_id: Column) -> Column:
+    """An aggregate: the id of a group of records netted together (the record's own id when it is alone)."""
+    ids = F.array_sort(F.collect_list(record_id))
+    return F.when(F.size(ids) == 1, ids[0]).otherwise(F.sha2(F.array_join(ids, ","), 256))
+
+
 def to_usage(bronze: DataFrame) -> DataFrame:
     """Net corrections, then shape the records as silver usage rows (source `system_tables`)."""
-    netted = net_corrections(bronze)
+    return usage_rows(net_corrections(bronze))
+
+
+def usage_rows(netted: DataFrame, *carry: str) -> DataFrame:
+    """Netted records as silver usage rows (source `system_tables`), with the `carry` columns after them."""
     metadata = F.from_json("usage_metadata", USAGE_METADATA)
     return netted.select(
         F.col("record_id"),
@@ -97,4 +109,5 @@ def to_usage(bronze: DataFrame) -> DataFrame:
         metadata["node_type"].alias("node_type"),
         F.col("_newest._source_file").alias("_source_file"),
         F.col("_newest._ingested_at").alias("_ingested_at"),
+        *carry,
     )
