@@ -13,13 +13,13 @@ from pyspark.sql import SparkSession
 
 from pipelines.bronze.ingest_log import Run
 from pipelines.bronze.land_prices import land_account_prices
-from pipelines.config import DiscountRule, ListPricesSource
+from pipelines.config import DiscountRule, ListPricesSource, load_config
 from pipelines.silver.contracted import rule_ranges, to_contracted_prices
 from pipelines.silver.refresh_contracted import refresh_contracted_prices, refresh_discount_rules
-from pipelines.storage import TableStore
+from pipelines.storage import TableStore, open_store
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.tables import ACCOUNT_PRICES, CONTRACTED_PRICES, DISCOUNT_RULES
-from tests.conftest import write_prices
+from tests.conftest import write_config, write_prices
 
 JOBS, SQL = "PREMIUM_JOBS_COMPUTE", "PREMIUM_SQL_COMPUTE"
 WINDOWS = "price_start_time timestamp, price_end_time timestamp, contracted_price decimal(38,18)"
@@ -130,8 +130,8 @@ JOBS_RULE = _rule("jobs", "12.5", JAN, JUL, sku="*JOBS*")
 SQL_RULE = _rule("sql", "7.25", JAN, None, billing_origin_product="SQL", cloud="AWS", workspaces=("1", "2"))
 
 
-def test_discount_rules_become_one_row_each(spark: SparkSession, tmp_path: Path) -> None:
-    store = DeltaRsStore(spark, str(tmp_path / "wh"))
+def test_discount_rules_become_one_row_each_on_each_backend(spark: SparkSession, tmp_path: Path, backend: str) -> None:
+    store = open_store(spark, load_config(write_config(tmp_path, None, None, storage=backend)))
     assert refresh_discount_rules(store, (JOBS_RULE, SQL_RULE)) == 0
     expected = spark.createDataFrame(
         [
@@ -142,6 +142,7 @@ def test_discount_rules_become_one_row_each(spark: SparkSession, tmp_path: Path)
     )
     assert_df_equality(store.read(DISCOUNT_RULES), expected, ignore_row_order=True, ignore_nullable=True)
     assert _changed(store, DISCOUNT_RULES) == {"price_ranges": [["2024-01-01", "2024-06-30"], ["2024-01-01", None]]}
+    assert refresh_discount_rules(store, (JOBS_RULE, SQL_RULE)) is None
 
 
 def test_a_changed_discount_rule_records_its_old_and_new_windows_only_and_a_rerun_writes_nothing(
