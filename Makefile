@@ -72,14 +72,15 @@ browser: $(STAMP) ## install a headless Chromium for the report's browser test (
 		$(BIN)/python -m playwright install chromium; \
 	fi
 
-# Legacy CSVs for 2024-01..03 and system-table exports from 2024-03-01 (March is covered by both).
-data/.generated-v2:
+# Legacy CSVs for 2024-01..03 and system-table exports from 2024-03-01 (March is covered by both), list prices
+# and the account's own prices (all-purpose SKUs; conf/pipeline.yml's discount rule covers jobs SKUs).
+data/.generated-v3:
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python benchmarks/generate.py --out data --rows $(DEMO_ROWS) > /dev/null
 	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
-	touch data/.generated-v2
+	touch data/.generated-v3
 
-demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v2 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
+demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v3 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html

@@ -284,6 +284,33 @@ def write_list_prices(path: Path, workspaces: Sequence[Workspace], start_month: 
     return path
 
 
+# The demo account's negotiated prices: all-purpose SKUs 15% below their later list price (jobs SKUs are
+# left to conf/pipeline.yml's discount rule, every other SKU stays at list).
+ACCOUNT_PRICE_MARKERS = ("ALL_PURPOSE",)
+ACCOUNT_DISCOUNT_PERCENT = 15
+
+
+def write_account_prices(path: Path, workspaces: Sequence[Workspace], start_month: str, months: int) -> Path:
+    """Write a system.billing.account_prices-style CSV (the list-prices shape, the negotiated price as
+    pricing.default): one open window from 2024-01-01 for the priced SKUs that ACCOUNT_PRICE_MARKERS name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, doublequote=True, lineterminator="\n")
+        writer.writerow(LIST_PRICES_HEADER)
+        for sku in priced_skus(workspaces):
+            if "JOBS" in sku or not any(marker in sku for marker in ACCOUNT_PRICE_MARKERS):
+                continue
+            h = int.from_bytes(hashlib.sha256(sku.encode()).digest()[:8], "big")
+            old = 70_000 + (h % 881) * 1000  # the list price write_list_prices gives the SKU
+            new = old * 11 // 10 if (h >> 20) % 3 == 1 else old
+            contracted = new * (100 - ACCOUNT_DISCOUNT_PERCENT) // 100
+            writer.writerow(
+                [_ts("2024-01-01"), "", ACCOUNT_ID, sku, "AWS", "USD", "DBU", _pricing(contracted, contracted)]
+            )
+    return path
+
+
 def generate(
     out_dir: Path,
     rows: int,
@@ -314,7 +341,14 @@ def generate(
         offset += nbad
         files.append(str(path))
     prices = write_list_prices(out_dir / "list_prices" / "list_prices.csv", wss, start_month, months)
-    return {"rows": written, "malformed": malformed, "files": files, "list_prices": str(prices)}
+    account = write_account_prices(out_dir / "account_prices" / "account_prices.csv", wss, start_month, months)
+    return {
+        "rows": written,
+        "malformed": malformed,
+        "files": files,
+        "list_prices": str(prices),
+        "account_prices": str(account),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

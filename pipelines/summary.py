@@ -28,6 +28,8 @@ DAILY_COLUMNS = [
     "usage_quantity",
     "list_cost",
     "effective_cost",
+    "contracted_cost",
+    "contracted_price_source",
     "unpriced_record_count",
 ]
 
@@ -43,11 +45,12 @@ def _section(out: list[str], title: str, lines: list[str]) -> None:
 def _per_day(daily: pa.Table, days: int) -> list[str]:
     latest = sorted(set(daily["usage_date"].to_pylist()), reverse=True)[:days]
     recent = daily.filter(pc.is_in(daily["usage_date"], value_set=pa.array(latest, pa.date32())))
-    sums = [("usage_quantity", "sum"), ("list_cost", "sum"), ("effective_cost", "sum")]
-    lines = [f"{'date':<12}{'unit':<6}{'quantity':>16}{'list cost':>16}{'effective cost':>16} currency"]
+    sums = [("usage_quantity", "sum"), ("list_cost", "sum"), ("effective_cost", "sum"), ("contracted_cost", "sum")]
+    header = f"{'date':<12}{'unit':<6}{'quantity':>16}{'list cost':>16}{'effective cost':>16}{'contracted cost':>16}"
+    lines = [f"{header} currency"]
     for r in sorted(grouped(recent, ["usage_date", "usage_unit", "currency_code"], sums), key=_day_unit):
         amounts = f"{_quantity(r['usage_quantity_sum']):>16}{money(r['list_cost_sum']):>16}"
-        amounts += f"{money(r['effective_cost_sum']):>16}"
+        amounts += f"{money(r['effective_cost_sum']):>16}{money(r['contracted_cost_sum']):>16}"
         lines.append(f"{r['usage_date']!s:<12}{r['usage_unit']:<6}{amounts} {r['currency_code']}")
     return lines
 
@@ -70,15 +73,34 @@ def _per_sku(daily: pa.Table, top_skus: int) -> list[str]:
         lines.append(
             f"{r['sku_name'] or '-':<{width}}{r['usage_unit']:<6}{amounts}{unpriced:>15,} {r['currency_code']}"
         )
-    sums = [("effective_cost", "sum"), ("list_cost", "sum"), ("usage_date", "min"), ("usage_date", "max")]
+    sums = [("effective_cost", "sum"), ("list_cost", "sum"), ("contracted_cost", "sum")]
+    sums += [("usage_date", "min"), ("usage_date", "max")]
     for t in sorted(
         grouped(daily, ["usage_unit", "currency_code"], sums), key=lambda t: (t["usage_unit"], t["currency_code"])
     ):
         currency = t["currency_code"]
         lines.append(
             f"total {t['usage_unit']} {t['usage_date_min']}..{t['usage_date_max']}: list {money(t['list_cost_sum'])}"
-            f" {currency}, effective {money(t['effective_cost_sum'])} {currency}"
+            f" {currency}, effective {money(t['effective_cost_sum'])} {currency},"
+            f" contracted {money(t['contracted_cost_sum'])} {currency}"
         )
+    return lines
+
+
+def _per_contracted_source(daily: pa.Table) -> list[str]:
+    """How much priced usage each contracted price source priced (account prices, a discount rule, list)."""
+    priced = daily.filter(pc.is_valid(daily["contracted_price_source"]))
+    sums = [("usage_quantity", "sum"), ("list_cost", "sum"), ("contracted_cost", "sum")]
+    rows = grouped(priced, ["contracted_price_source", "usage_unit", "currency_code"], sums)
+    if not rows:
+        return []
+    rows.sort(key=lambda r: (r["usage_unit"], r["currency_code"], -(r["contracted_cost_sum"] or 0)))
+    width = max([len("source"), *(len(r["contracted_price_source"]) for r in rows)]) + 2
+    lines = [f"{'source':<{width}}{'unit':<6}{'quantity':>16}{'list cost':>16}{'contracted cost':>16} currency"]
+    for r in rows:
+        amounts = f"{_quantity(r['usage_quantity_sum']):>16}{money(r['list_cost_sum']):>16}"
+        amounts += f"{money(r['contracted_cost_sum']):>16}"
+        lines.append(f"{r['contracted_price_source']:<{width}}{r['usage_unit']:<6}{amounts} {r['currency_code']}")
     return lines
 
 
@@ -120,6 +142,11 @@ def cost_summary(store: TableReader, days: int = 7, top_skus: int = 15) -> str:
     out.append("")
     out.append(f"Cost per SKU (top {top_skus} by effective cost, whole period)")
     out.extend(f"  {line}" for line in _per_sku(daily, top_skus))
+    _section(
+        out,
+        "Contracted price per source (contracted cost: account prices, else discount rules, else list)",
+        _per_contracted_source(daily),
+    )
     _section(out, "Unpriced usage (cost is NULL, never guessed)", _unpriced(store))
     _section(
         out,

@@ -112,6 +112,8 @@ def test_report_figures_equal_the_gold_sums_spark_computes(spark: SparkSession, 
     daily = store.read(COST_DAILY).where("currency_code = 'USD'")
 
     assert figures.total_cost == daily.agg(F.sum("effective_cost")).collect()[0][0]
+    assert figures.list_total == daily.agg(F.sum("list_cost")).collect()[0][0]
+    assert figures.contracted_total == daily.agg(F.sum("contracted_cost")).collect()[0][0]
     expected = daily.groupBy("usage_date", F.coalesce("sku_name", F.lit("(unknown)")).alias("product")).agg(_cost())
     actual = _frame(spark, figures.daily_by_product, "usage_date date, product string, cost decimal(38,18)")
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

@@ -54,10 +54,16 @@ def test_a_verbose_run_lists_each_delivery_under_its_source() -> None:
 
 def _cost_daily(warehouse: Path, rows: list[tuple]) -> None:
     columns = ["usage_date", "sku_name", "usage_unit", "currency_code", "usage_quantity", "list_cost", "effective_cost"]
+    columns += ["contracted_cost", "contracted_price_source"]
     schema = contract_schema(COST_DAILY)
     records = [dict(zip(columns, row, strict=True)) | {"unpriced_record_count": 0} for row in rows]
     data = pa.Table.from_pylist(records, schema=schema)
     write_deltalake(str(warehouse / "gold" / "cost_daily"), data, partition_by=["usage_date"])
+
+
+def _at(contracted: str, source: str) -> tuple[Decimal, str]:
+    """A cost_daily row's contracted cost and contracted price source."""
+    return Decimal(contracted), source
 
 
 def test_the_summary_prints_money_with_two_decimals_and_aligns_long_sku_names(tmp_path: Path) -> None:
@@ -66,22 +72,26 @@ def test_the_summary_prints_money_with_two_decimals_and_aligns_long_sku_names(tm
     _cost_daily(
         tmp_path,
         [
-            (day, long_sku, "DBU", "USD", Decimal("10.5"), Decimal("1234.5"), Decimal("1000.126")),
-            (day, "JOBS", "DBU", "USD", Decimal("2"), Decimal("0.333333"), Decimal("0.3")),
-            (day, "JOBS", "DBU", "EUR", Decimal("1"), Decimal("7"), Decimal("7")),
+            (day, long_sku, "DBU", "USD", Decimal("10.5"), Decimal("1234.5"), Decimal("1000.126"), *_at("900", "list")),
+            (day, "JOBS", "DBU", "USD", Decimal("2"), Decimal("0.333333"), Decimal("0.3"), *_at("0.25", "discount:j")),
+            (day, "JOBS", "DBU", "EUR", Decimal("1"), Decimal("7"), Decimal("7"), *_at("6", "account_prices")),
         ],
     )
     text = cost_summary(DeltaRsReader(str(tmp_path)))
 
     per_day = text.split("Cost per SKU")[0]
-    assert re.search(r"2024-03-05 +DBU +12\.500 +1,234\.83 +1,000\.43 USD", per_day)  # never summed across currencies
-    assert re.search(r"2024-03-05 +DBU +1\.000 +7\.00 +7\.00 EUR", per_day)
+    assert re.search(r"2024-03-05 +DBU +12\.500 +1,234\.83 +1,000\.43 +900\.25 USD", per_day)  # never across currencies
+    assert re.search(r"2024-03-05 +DBU +1\.000 +7\.00 +7\.00 +6\.00 EUR", per_day)
     sku_lines = [line for line in text.splitlines() if "DBU" in line and ("JOBS" in line or long_sku in line)]
     sku_lines = [line for line in sku_lines if not line.strip().startswith("2024")]
     assert len(sku_lines) == 3
     assert len({line.index(" DBU ") for line in sku_lines}) == 1  # the unit column lines up after the longest name
     assert f"{long_sku}  DBU" in text
-    assert "total DBU 2024-03-05..2024-03-05: list 1,234.83 USD, effective 1,000.43 USD" in text
-    assert "total DBU 2024-03-05..2024-03-05: list 7.00 EUR, effective 7.00 EUR" in text
+    assert "total DBU 2024-03-05..2024-03-05: list 1,234.83 USD, effective 1,000.43 USD, contracted 900.25 USD" in text
+    assert "total DBU 2024-03-05..2024-03-05: list 7.00 EUR, effective 7.00 EUR, contracted 6.00 EUR" in text
+    per_source = text.split("Contracted price per source")[1].split("Unpriced usage")[0]
+    assert re.search(r"list +DBU +10\.500 +1,234\.50 +900\.00 USD", per_source)
+    assert re.search(r"discount:j +DBU +2\.000 +0\.33 +0\.25 USD", per_source)
+    assert re.search(r"account_prices +DBU +1\.000 +7\.00 +6\.00 EUR", per_source)
     amounts = re.findall(r"\d[\d,]*\.\d+ (?:USD|EUR)", text)
     assert amounts and all(re.fullmatch(r"[\d,]+\.\d{2} (USD|EUR)", a) for a in amounts)

@@ -381,6 +381,9 @@ def test_the_report_is_one_self_contained_page_with_the_gold_totals(spark, built
     daily = open_store(spark, built).read(COST_DAILY).where("currency_code = 'USD'")
     total = daily.agg(F.sum("effective_cost")).collect()[0][0]
     assert f'id="total-cost">{money(total)} USD<' in page
+    for ident, column in (("list-cost", "list_cost"), ("contracted-cost", "contracted_cost")):
+        assert f'id="{ident}">{money(daily.agg(F.sum(column)).collect()[0][0])} USD<' in page
+    assert "<b>effective cost</b>, not what this account pays" in page  # the charts say which cost they show
     for row in daily.groupBy("usage_date", "sku_name").agg(F.sum("effective_cost").alias("cost")).collect():
         assert f"<td>{row.usage_date}</td><td>{row.sku_name}</td><td class=n>{money(row.cost)}</td>" in page
     for heading in ("Daily cost by SKU", "Top workloads", "Cost by tag", "Month to date", "Unpriced usage"):
@@ -395,7 +398,7 @@ def test_the_report_renders_in_a_headless_browser_without_errors(spark, built, t
     out = tmp_path / "report.html"
     assert main(["report", "--config", built.source_file, "--out", str(out)]) == 0
 
-    seen = render(out, selectors=("#total-cost",))
+    seen = render(out, selectors=("#total-cost", "#contracted-cost", "#list-cost"))
 
     assert seen.problems == []
     assert seen.requests == [out.resolve().as_uri()]  # the page alone: no script, font or image fetched
@@ -405,4 +408,6 @@ def test_the_report_renders_in_a_headless_browser_without_errors(spark, built, t
         assert width > 100 and height > 20 and shapes > 0, seen.svg_boxes
     daily = open_store(spark, built).read(COST_DAILY).where("currency_code = 'USD'")
     assert seen.texts["#total-cost"] == f"{money(daily.agg(F.sum('effective_cost')).collect()[0][0])} USD"
+    assert seen.texts["#contracted-cost"] == f"{money(daily.agg(F.sum('contracted_cost')).collect()[0][0])} USD"
+    assert seen.texts["#list-cost"] == f"{money(daily.agg(F.sum('list_cost')).collect()[0][0])} USD"
     assert seen.screenshot.startswith(b"\x89PNG")

@@ -2,8 +2,10 @@
 
 The gold aggregates and the ingest log are small: they are read as Arrow (`TableReader.read_arrow`)
 and summed with Arrow's group-by, so on local delta-rs tables the report starts no JVM. Each figure
-is a small list of rows, never usage data itself. Costs are the priced `effective_cost` in one
-currency; decimal128 sums stay exact (Python `Decimal`) until the page rounds them for display.
+is a small list of rows, never usage data itself. The charts show the priced `effective_cost` in one
+currency; the headline sets list, effective and contracted totals side by side, so effective (Databricks'
+effective list price) is never read as what the account pays. decimal128 sums stay exact (Python
+`Decimal`) until the page rounds them for display.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ class ReportFigures:
     """Everything the page draws, each with the rows behind it."""
 
     currency: str
-    total_cost: Decimal = Decimal(0)
+    total_cost: Decimal = Decimal(0)  # effective cost: what the charts show
+    list_total: Decimal = Decimal(0)
+    contracted_total: Decimal = Decimal(0)  # account prices, else discount rules, else list: what the account pays
     daily_by_product: list[tuple[date, str, Decimal]] = field(default_factory=list)
     top_workloads: list[tuple[str, str, str, Decimal]] = field(default_factory=list)
     cost_by_tag: list[tuple[str, str, Decimal]] = field(default_factory=list)
@@ -60,12 +64,15 @@ def in_currency(table: pa.Table, currency: str) -> pa.Table:
 def gather(store: TableReader, currency: str) -> ReportFigures:
     """Collect the report's figures from gold; only rows in `currency` are summed."""
     figures = ReportFigures(currency)
-    daily_all = store.read_arrow(COST_DAILY, ["usage_date", "source", "sku_name", "currency_code", "effective_cost"])
+    columns = ["usage_date", "source", "sku_name", "currency_code", "list_cost", "effective_cost", "contracted_cost"]
+    daily_all = store.read_arrow(COST_DAILY, columns)
     daily = in_currency(daily_all, currency)
     daily = daily.set_column(
         daily.schema.get_field_index("sku_name"), "sku_name", pc.fill_null(daily["sku_name"], "(unknown)")
     )
     figures.total_cost = amount(pc.sum(daily["effective_cost"]).as_py())
+    figures.list_total = amount(pc.sum(daily["list_cost"]).as_py())
+    figures.contracted_total = amount(pc.sum(daily["contracted_cost"]).as_py())
     figures.daily_by_product = [
         (r["usage_date"], r["sku_name"], amount(r["effective_cost_sum"]))
         for r in grouped(daily, ["usage_date", "sku_name"], [("effective_cost", "sum")])

@@ -110,6 +110,35 @@ def bar_chart(items: list[tuple[str, Decimal]], currency: str) -> str:
     return f'<svg width="{WIDTH}" height="{height}" role="img">{"".join(rows)}</svg>'
 
 
+def _headline(figures: ReportFigures) -> str:
+    """The three totals, each saying what it is: only contracted cost approaches what the account pays."""
+    c = escape(figures.currency)
+    totals = [
+        (
+            "contracted-cost",
+            "Contracted cost",
+            figures.contracted_total,
+            "what this account pays: its account prices, else configured discounts, else list",
+        ),
+        (
+            "total-cost",
+            "Effective cost",
+            figures.total_cost,
+            "Databricks' effective list price, before negotiated prices and discounts",
+        ),
+        ("list-cost", "List cost", figures.list_total, "at list price"),
+    ]
+    items = "".join(
+        f'<li>{label}: <span class="kpi" id="{ident}">{money(value)} {c}</span> ({escape(why)})</li>'
+        for ident, label, value, why in totals
+    )
+    return (
+        f"<ul>{items}</ul><p>Totals of priced usage only, rounded for display. The charts and tables below show"
+        " <b>effective cost</b>, not what this account pays; contracted cost is invoiced spend only as far as"
+        " its account prices and discounts are configured.</p>"
+    )
+
+
 def render(figures: ReportFigures, title: str = "billing-lakehouse cost report") -> str:
     """The whole page."""
     c = figures.currency
@@ -118,8 +147,7 @@ def render(figures: ReportFigures, title: str = "billing-lakehouse cost report")
     tag_items = [(f"{key}={value}", cost) for key, value, cost in figures.cost_by_tag]
     sections = [
         f"<h1>{escape(title)}</h1>",
-        f'<p>Total effective cost: <span class="kpi" id="total-cost">{money(figures.total_cost)} {escape(c)}</span>'
-        " (priced usage only; amounts rounded for display)</p>",
+        _headline(figures),
         "<h2>Daily cost by SKU</h2>",
         stacked_daily_chart(figures.daily_by_product, c),
         _behind(["usage date", "SKU", f"effective cost ({c})"], daily_rows, {2}),

@@ -343,9 +343,10 @@ class DeltaRsStore(TableStore):
         An overwrite commits the new schema (a metaData action, columns in the contract's order) and removes
         every current file itself; an append would keep the old schema whatever the new files hold.
         """
+        actions: list[AddAction | RemoveAction] = [*adds]
         try:
             delta.create_write_transaction(
-                adds,
+                actions,
                 mode="overwrite",
                 schema=delta_schema(table),
                 partition_by=list(table.partition_by) or None,
