@@ -65,7 +65,7 @@ def refresh_contracted_prices(store: TableStore, configured: bool) -> int | None
 
 def refresh_discount_rules(store: TableStore, rules: Sequence[DiscountRule]) -> int | None:
     """Rewrite silver discount rules when the configured rules changed; record the windows of the rules that did."""
-    fingerprint = "discount-rules-v1-" + fingerprint_of(list(rules))
+    fingerprint = "discount-rules-v1-" + fingerprint_of(sorted(rules, key=lambda rule: rule.name))  # order is moot
     if not rules and store.version(DISCOUNT_RULES) is None:
         return None  # no rules, and none ever written
     todo = plan(store, DISCOUNT_RULES, [], fingerprint=fingerprint)
