@@ -12,10 +12,21 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.config import PipelineConfig, load_config
+from pipelines.gold.contracted import CONTRACTED_COLUMNS
+from pipelines.gold.cost import price_usage
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost
 from pipelines.storage import Replace, TableStore
 from pipelines.storage.delta_rs import DeltaRsStore
-from pipelines.tables import CONTRACTED_PRICES, COST, COST_BY_WORKLOAD, COST_DAILY, DISCOUNT_RULES, PRICES, USAGE
+from pipelines.tables import (
+    CONTRACTED_PRICES,
+    COST,
+    COST_BY_WORKLOAD,
+    COST_DAILY,
+    DISCOUNT_RULES,
+    PRICES,
+    USAGE,
+    TableSpec,
+)
 from tests.conftest import write_config
 
 JOBS = "PREMIUM_JOBS_COMPUTE"
@@ -143,3 +154,26 @@ def test_aggregates_sum_contracted_cost_of_gold_cost(spark: SparkSession, tmp_pa
         [(DAYS[0], Decimal("4")), (DAYS[1], Decimal("2")), (DAYS[2], Decimal("2"))], "usage_date date, c decimal(38,18)"
     )
     assert_df_equality(by_workload, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_gold_cost_built_before_contracted_prices_is_rebuilt_once_with_the_new_columns(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    config = _config(tmp_path)
+    store = DeltaRsStore(spark, config.warehouse)
+    _write(store, USAGE, _usage(spark), {"usage_dates": [d.isoformat() for d in DAYS]})
+    _write(store, PRICES, _list_price(spark), {"price_ranges": [["2023-01-01", None]]})
+    # gold.cost as the previous release wrote it: no contracted columns, the settings' fingerprint alone.
+    old_columns = [c for c in COST.schema().names if c not in CONTRACTED_COLUMNS]
+    old_ddl = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in COST.schema().fields if f.name in old_columns)
+    old = TableSpec(COST.layer, COST.name, old_ddl, COST.partition_by)
+    built = price_usage(store.read(USAGE), store.read(PRICES), config.currency)
+    versions = {USAGE.key: store.version(USAGE), PRICES.key: store.version(PRICES)}
+    store.write(old, built, Replace.all(), {"inputs": versions, "fingerprint": config.fingerprint("currency")})
+
+    assert refresh_cost(store, config) == 1  # the fingerprint moved: every date rebuilt, in one commit
+
+    sources = store.read(COST).groupBy("contracted_price_source").agg(F.sum("contracted_cost").alias("cost"))
+    expected = spark.createDataFrame([("list", Decimal("12"))], "contracted_price_source string, cost decimal(38,18)")
+    assert_df_equality(sources, expected, ignore_row_order=True, ignore_nullable=True)
+    assert refresh_cost(store, config) is None
