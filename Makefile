@@ -17,9 +17,11 @@ JARS_STAMP := $(JARS_DIR)/.fetched-v1
 DELTA_VERSION := 4.0.1
 MAVEN_ARTIFACTS := io.delta:delta-spark_2.13:$(DELTA_VERSION) io.delta:delta-storage:$(DELTA_VERSION) \
 	org.apache.hadoop:hadoop-aws:3.4.1 software.amazon.awssdk:bundle:2.24.6
+# The FOCUS 1.2 requirements model that pipelines/focus evaluates (pipelines/focus/fetch.py fetches it).
+FOCUS_MODEL := .cache/focus/model-1.2.0.1.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system clean
+.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system clean focus-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,7 +32,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
-install: $(STAMP) $(JARS_STAMP) ## create .venv and install the project with its development tools, fetch the jars
+install: $(STAMP) $(JARS_STAMP) $(FOCUS_MODEL) ## create .venv and install the project with its development tools, fetch the jars
 
 $(JARS_STAMP):
 	@mkdir -p $(JARS_DIR)
@@ -47,6 +49,16 @@ $(JARS_STAMP):
 	fi
 
 jars: $(JARS_STAMP) ## fetch the Delta Lake and S3A jars from Maven Central into jars/ (needs mvn)
+
+# The FOCUS 1.2 requirements model (and ISO 4217 codes) from the FinOps Foundation's focus-validator sdist on PyPI,
+# checked against a pinned sha256; pipelines/focus evaluates it (the validator itself needs Python 3.12).
+$(FOCUS_MODEL): | $(STAMP)
+	@$(BIN)/python -m pipelines.focus.fetch --out $(@D) \
+		|| { echo "could not fetch the FOCUS 1.2 model (focus-validator 2.2.1 from PyPI): make focus-check and tests/test_focus_model.py need it"; exit 1; }
+
+CONFIG ?= conf/pipeline.yml
+focus-check: $(STAMP) $(FOCUS_MODEL) ## evaluate the FOCUS 1.2 requirements model on a warehouse's gold.focus_cost and print the summary
+	$(BIN)/python -m pipelines.focus.conformance --config $(CONFIG)
 
 # Local Spark sessions load this Hadoop file system (in-process chmod instead of a process per directory).
 LOCAL_FS_JAR := pipelines/jars/local-fs.jar
@@ -99,14 +111,14 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix pipelines jobs notebooks tests benchmarks
 	$(BIN)/ruff format pipelines jobs notebooks tests benchmarks
 
-test: lint $(JARS_STAMP) $(LOCAL_FS_JAR) ## lint, then the test suite
+test: lint $(JARS_STAMP) $(LOCAL_FS_JAR) $(FOCUS_MODEL) ## lint, then the test suite
 	$(BIN)/python -m pytest
 
 # The edit-test loop: delta-rs only, without the slowest end-to-end modules (make test runs everything).
 SLOW_TESTS := tests/test_crash_safety.py tests/test_concurrency.py tests/test_hostile_input.py tests/test_entry_points.py \
 	tests/test_backends.py tests/test_catalog_tables.py tests/test_s3.py tests/test_spark_connect.py \
 	tests/test_spark_session.py tests/test_notebook_parameters.py tests/test_dashboard.py
-test-fast: lint $(LOCAL_FS_JAR) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
+test-fast: lint $(LOCAL_FS_JAR) $(FOCUS_MODEL) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TESTS)) -k "not delta-spark"
 
 bench: bench-legacy bench-system ## both benchmarks below (long: about an hour on 2 cores)
