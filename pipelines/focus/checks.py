@@ -241,7 +241,8 @@ def _product_matches(node: Mapping[str, Any], schema: Schema) -> Column:
 
 
 def compile_condition(node: Any, schema: Schema) -> Column | None:
-    """The rows a rule applies to, as the reference's predicates: NULL never matches a value; absent columns are NULL.
+    """The rows a rule applies to, as the reference's predicates (NULL equals no value, so it is "not" every value,
+    where the reference leaves NULL out of CheckNotValue too); absent columns are NULL.
 
     None means "no filter": an empty condition, or one the reference cannot compile either.
     """
@@ -265,7 +266,9 @@ def compile_condition(node: Any, schema: Schema) -> Column | None:
         value = node["Value"]
         if function == "CheckValue":
             return c.isNull() if value is None else equals(c, dtype, value)
-        return c.isNotNull() if value is None else c.isNotNull() & ~equals(c, dtype, value)
+        # The reference reads "is not 'Correction'" as "is set and is not 'Correction'", which leaves out every
+        # regular row (ChargeClass NULL) and makes rules such as ListUnitPrice-C-005-C vacuous: NULL is not a value.
+        return c.isNotNull() if value is None else c.isNull() | ~equals(c, dtype, value)
     if function in ("CheckSameValue", "CheckNotSameValue") and {"ColumnAName", "ColumnBName"} <= node.keys():
         (a, a_type), (b, b_type) = column("ColumnAName"), column("ColumnBName")
         same = a == b if a_type == b_type else a.cast("string") == b.cast("string")

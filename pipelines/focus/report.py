@@ -38,25 +38,27 @@ class Report:
     model_version: str
     outcomes: Mapping[str, Outcome]
 
-    def _with(self, status: str) -> list[Outcome]:
+    def with_status(self, status: str) -> list[Outcome]:
+        """The outcomes with `status` (PASSED, FAILED or NOT_APPLICABLE), in model order."""
         return [outcome for outcome in self.outcomes.values() if outcome.status == status]
 
     @property
-    def passed(self) -> list[Outcome]:
-        return self._with(PASSED)
+    def passed(self) -> int:
+        return len(self.with_status(PASSED))
 
     @property
-    def failed(self) -> list[Outcome]:
-        return self._with(FAILED)
-
-    @property
-    def not_applicable(self) -> list[Outcome]:
-        return self._with(NOT_APPLICABLE)
+    def not_applicable(self) -> int:
+        return len(self.with_status(NOT_APPLICABLE))
 
     @property
     def evaluated(self) -> int:
-        """passed + failed."""
-        return len(self.passed) + len(self.failed)
+        """passed + failed: every rule is evaluated or not applicable."""
+        return len(self.outcomes) - self.not_applicable
+
+    @property
+    def failed(self) -> list[Outcome]:
+        """Every failed rule, MUST-level (`must_failures`) and SHOULD-level (`warnings`)."""
+        return self.with_status(FAILED)
 
     @property
     def must_failures(self) -> list[Outcome]:
@@ -76,13 +78,13 @@ class Report:
         failed = self.failed
         lines = [
             f"FOCUS requirements model {self.model_version}: {len(self.outcomes)} rules, "
-            f"{self.evaluated} evaluated ({len(self.passed)} passed, {len(failed)} failed: "
+            f"{self.evaluated} evaluated ({self.passed} passed, {len(failed)} failed: "
             f"{len(self.must_failures)} MUST, {len(self.warnings)} SHOULD/RECOMMENDED), "
-            f"{len(self.not_applicable)} not applicable",
+            f"{self.not_applicable} not applicable",
             "",
             "Not applicable:",
         ]
-        reasons = Counter(outcome.reason for outcome in self.not_applicable)
+        reasons = Counter(outcome.reason for outcome in self.with_status(NOT_APPLICABLE))
         by_count = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
         lines += [f"  {count:>4}  {reason}" for reason, count in by_count]
         for title, group in (("Failed MUST rules", self.must_failures), ("Warnings", self.warnings)):
