@@ -14,7 +14,7 @@ Order of decisions, after the reference validator's (focus_validator 2.2.1):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
@@ -75,15 +75,18 @@ class _Evaluation:
         for rule in self.model.rules.values():
             for child in {*rule.children, *rule.dependencies}:
                 self.referenced_by.setdefault(child, []).append(rule)
+        presence: dict[str, list[Rule]] = {}
         for rule in self.model.rules.values():
-            if rule.function != "Presence" or rule.requirement.get("CheckFunction") != "ColumnPresent":
+            if rule.function == "Presence" and rule.requirement.get("CheckFunction") == "ColumnPresent":
+                presence.setdefault(rule.requirement["ColumnName"], []).append(rule)
+        for column, rules in presence.items():  # a column is off unless a MUST presence rule applies to it
+            applicable = [rule for rule in rules if unsupported_reason(rule, self.supported) is None]
+            if any(rule.keyword in REQUIRED for rule in applicable):
                 continue
-            column = rule.requirement["ColumnName"]
-            reason = unsupported_reason(rule, self.supported)
-            if reason is None and rule.keyword not in REQUIRED and column not in self.schema:
-                reason = f"optional column not present ({rule.keyword} in the model)"
-            if reason is not None:
-                self.family_skips[column] = reason
+            if not applicable:
+                self.family_skips[column] = unsupported_reason(rules[0], self.supported) or ""
+            elif column not in self.schema:
+                self.family_skips[column] = f"optional column not present ({applicable[0].keyword} in the model)"
 
     def skip_reason(self, rule_id: str, visiting: frozenset[str] = frozenset()) -> str | None:
         """Why `rule_id` is not applicable, or None (memoised; the model's references form a DAG)."""
@@ -117,7 +120,10 @@ class _Evaluation:
         parts = [part for source in sources if (part := compile_condition(source.condition, self.schema)) is not None]
         return reduce(lambda a, b: a & b, parts) if parts else None
 
-    def outcome(self, rule: Rule, status: str, reason: str = "", violations: int | None = None, samples=()) -> None:
+    def outcome(
+        self, rule: Rule, status: str, reason: str = "", violations: int | None = None, samples: Sequence[str] = ()
+    ) -> None:
+        """Record the rule's one outcome."""
         self.outcomes[rule.rule_id] = Outcome(
             rule.rule_id, status, rule.keyword, rule.must_satisfy, reason, violations, tuple(samples)
         )

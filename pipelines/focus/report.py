@@ -43,17 +43,17 @@ class Report:
         return [outcome for outcome in self.outcomes.values() if outcome.status == status]
 
     @property
-    def passed(self) -> int:
-        return len(self.with_status(PASSED))
+    def passed(self) -> list[Outcome]:
+        return self.with_status(PASSED)
 
     @property
-    def not_applicable(self) -> int:
-        return len(self.with_status(NOT_APPLICABLE))
+    def not_applicable(self) -> list[Outcome]:
+        return self.with_status(NOT_APPLICABLE)
 
     @property
     def evaluated(self) -> int:
-        """passed + failed: every rule is evaluated or not applicable."""
-        return len(self.outcomes) - self.not_applicable
+        """How many rules passed or failed: evaluated + len(not_applicable) is every rule of the model."""
+        return len(self.outcomes) - len(self.not_applicable)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -78,13 +78,13 @@ class Report:
         failed = self.failed
         lines = [
             f"FOCUS requirements model {self.model_version}: {len(self.outcomes)} rules, "
-            f"{self.evaluated} evaluated ({self.passed} passed, {len(failed)} failed: "
+            f"{self.evaluated} evaluated ({len(self.passed)} passed, {len(failed)} failed: "
             f"{len(self.must_failures)} MUST, {len(self.warnings)} SHOULD/RECOMMENDED), "
-            f"{self.not_applicable} not applicable",
+            f"{len(self.not_applicable)} not applicable",
             "",
             "Not applicable:",
         ]
-        reasons = Counter(outcome.reason for outcome in self.with_status(NOT_APPLICABLE))
+        reasons = Counter(outcome.reason for outcome in self.not_applicable)
         by_count = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
         lines += [f"  {count:>4}  {reason}" for reason, count in by_count]
         for title, group in (("Failed MUST rules", self.must_failures), ("Warnings", self.warnings)):
