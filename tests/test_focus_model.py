@@ -84,7 +84,7 @@ def usage_row(**changes: Any) -> dict[str, Any]:
         "SkuPriceDetails": '{"x_Edition": "PREMIUM"}',
         "SkuPriceId": "PREMIUM_JOBS_COMPUTE:USD",
         "SubAccountId": "ws-1",
-        "SubAccountName": "analytics",
+        "SubAccountName": "analytics-zürich",  # FOCUS strings are Unicode, not ASCII
         "Tags": '{"team": "data", "env": "prod"}',
     }
     row.update(changes)

@@ -10,7 +10,8 @@ read (after focus_validator 2.2.1; row-level checks ignore NULLs unless the chec
   (FormatDateTime, like the reference, also takes it without the Z, if it parses).
 - FormatNumeric: a numeric column passes; text must match [+-]digits[.digits][e[+-]digits] once trimmed.
 - CheckDecimalValue: a decimal column passes; text must parse as a decimal (the reference skips this check).
-- FormatString: ASCII text (the reference's reading). FormatUnit: the reference's FOCUS unit pattern.
+- FormatString: valid Unicode: no U+FFFD from undecodable bytes (the reference asks for ASCII).
+- FormatUnit: the reference's FOCUS unit pattern.
 - FormatKeyValue: valid JSON text (map/struct columns pass). FormatCurrency: three capital letters.
   CheckNationalCurrency: an ISO 4217 code from the validator's currency_codes.csv.
 - CheckValue / CheckNotValue: equal / not equal to Value (numbers compared as exact decimals), or NULL / not NULL

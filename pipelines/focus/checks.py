@@ -38,7 +38,9 @@ Schema = Mapping[str, DataType]
 NUMERIC = r"^[+-]?([0-9]*[.])?[0-9]+([eE][+-]?[0-9]+)?$"  # FormatNumeric, on the trimmed text
 DATETIME_Z = r"^[0-9]{4}-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z$"  # TypeDateTime on text
 DATETIME_Z_OPTIONAL = r"^[0-9]{4}-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z?$"  # FormatDateTime on text
-ASCII = r"^[\x00-\x7F]*$"  # FormatString: the reference checks for ASCII only
+# FormatString: StringHandling asks for valid Unicode. The reference checks for ASCII only, which would fail names
+# such as "Zürich"; Spark strings are Unicode, and invalid bytes read from a file become U+FFFD, so look for that.
+REPLACEMENT_CHARACTER = "\ufffd"
 CURRENCY = r"^[A-Z]{3}$"  # FormatCurrency
 EXACT = DecimalType(38, 18)  # text and whole numbers are compared as this decimal
 FACTOR = DecimalType(26, 14)  # a product of two of these keeps 13 decimal places inside decimal(38, _)
@@ -192,7 +194,7 @@ def compile_requirement(node: Mapping[str, Any], schema: Schema, currency_codes:
         key_value = lambda d: isinstance(d, MapType | StructType)  # noqa: E731
         return _typed(dtype, key_value, lambda: c.isNull() | F.try_parse_json(c).isNotNull(), "key-value")
     if function == "FormatString":
-        return c.isNull() | c.cast("string").rlike(ASCII)
+        return c.isNull() | ~c.cast("string").contains(REPLACEMENT_CHARACTER)
     if function == "FormatUnit":
         return c.isNull() | c.cast("string").rlike(UNIT)
     if function == "FormatCurrency":
