@@ -27,7 +27,8 @@ CONTRACTED_COLUMNS = ("contracted_unit_price", "contracted_cost", "contracted_pr
 # list_price * (100 - percent_off) / 100 stays exact when the operands are narrowed first (see multiply_money):
 # a price of 10 integer digits and 18 decimals times a factor of 1 integer digit and 8 decimals (a percentage
 # with up to 6 decimals, / 100) is a decimal(38,26) product with no rounding; only the final cast to 18 decimals
-# rounds (half up), once.
+# rounds (half up), once. The config accepts 0 < percent_off <= 100 with at most 6 decimals, so the narrowing loses
+# nothing (pipelines/config/discounts.py).
 _PRICE_FOR_FACTOR = "decimal(28,18)"
 _PERCENT = "decimal(9,6)"
 _FACTOR = "decimal(9,8)"
@@ -113,19 +114,21 @@ def with_contracted_price(priced: DataFrame, account_prices: DataFrame, discount
         ).alias("_rules")
     )
     joined = priced.join(F.broadcast(windows), matches, "left").crossJoin(F.broadcast(rules))
-    matched = F.filter(F.col("_rules"), _rule_matches)
+    # The matching rules once per row (a column, so the filter is not evaluated again for each use below).
+    joined = joined.withColumn("_matched", F.filter(F.col("_rules"), _rule_matches))
+    matched = F.col("_matched")
     names = F.array_sort(F.transform(matched, lambda rule: rule["rule_name"]))
     only = F.element_at(matched, 1)
-    has_list = F.col("is_priced")
+    unpriced = ~F.col("is_priced")
     account, one_rule, conflict = F.col("_a_price").isNotNull(), F.size(matched) == 1, F.size(matched) > 1
     unit_price = (
-        F.when(~has_list, F.lit(None).cast(QUANTITY))
+        F.when(unpriced, F.lit(None).cast(QUANTITY))
         .when(account, F.col("_a_price"))
         .when(one_rule, discounted_price(F.col("list_price"), only["percent_off"]))
         .otherwise(F.col("list_price"))
     )
     source = (
-        F.when(~has_list, F.lit(None).cast("string"))
+        F.when(unpriced, F.lit(None).cast("string"))
         .when(account, F.lit(ACCOUNT_PRICES_SOURCE))
         .when(one_rule, F.concat(F.lit(DISCOUNT_PREFIX), only["rule_name"]))
         .when(conflict, F.concat(F.lit(CONFLICT_PREFIX), F.array_join(names, ", ")))
