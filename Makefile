@@ -96,9 +96,11 @@ demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v3 ## generate samp
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html
+	$(BIN)/billing-lakehouse export focus --config conf/pipeline.yml --month 2024-04 --out exports/focus --format csv
 	@echo ""
 	@echo "Tables: $(CURDIR)/warehouse/{bronze,silver,gold}/<table> (Delta; DuckDB, Polars and Spark read them)"
 	@echo "Report: $(CURDIR)/report.html (open it in a browser)"
+	@echo "FOCUS:  $(CURDIR)/exports/focus/billing_period=2024-04/ (FOCUS 1.2 CSV; make focus-check evaluates the model)"
 	@echo "Next:   $(BIN)/billing-lakehouse status --config conf/pipeline.yml   (versions, rows, last ingest per source)"
 	@echo "        notebooks/ explore gold; conf/pipeline.yml points the pipeline at your own deliveries"
 
@@ -130,4 +132,4 @@ bench-system: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## system usage benchmark (
 	$(BIN)/python -m benchmarks.bench_system --rows $(BENCH_SYSTEM_ROWS)
 
 clean: ## remove generated data, warehouses and the virtualenv
-	rm -rf $(VENV) data warehouse bench-data build pipelines/jars $(JARS_DIR)
+	rm -rf $(VENV) data warehouse exports report.html bench-data build pipelines/jars $(JARS_DIR) .cache

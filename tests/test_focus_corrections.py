@@ -244,3 +244,21 @@ def test_moving_the_close_day_rebuilds_the_focus_view(spark, focus_run, tmp_path
     finally:
         path.write_text(text.replace("focus:\n  invoice_close_day: 25\n", ""))
         run_pipeline(spark, load_config(path))
+
+
+def test_a_correction_arriving_after_the_close_recomputes_only_its_usage_date(spark, focus_run):
+    config, store = focus_run
+    original = system_record("bo0", "10", hour=0, workspace_id=WORKSPACES["before"], tags={"team": "ml"})
+    restatement = quantity_restated(BEFORE_CLOSE, original, "b0")[2]  # 4 DBU, invoiced with March
+    late = correction(restatement, "late-r", "RETRACTION", "2024-05-10")
+    assert config.system_usage is not None and config.system_usage.path is not None
+    write_system_export(spark, Path(config.system_usage.path), "export_late", [late])
+    before = store.version(FOCUS_COST)
+    run_pipeline(spark, config)
+    commit = store.last_commit(FOCUS_COST)
+    assert commit is not None and commit.version == (before or 0) + 1
+    assert commit.metadata["changed"] == {"usage_dates": ["2024-03-05"]}
+    may = store.read(FOCUS_COST).where("BillingPeriodStart = '2024-05-01'").collect()
+    assert [(r.x_RecordId, r.ChargeClass, r.BilledCost) for r in may] == [("late-r", "Correction", Decimal("-1.12"))]
+    run_pipeline(spark, config)  # nothing new: no table is written
+    assert store.version(FOCUS_COST) == commit.version
