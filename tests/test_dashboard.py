@@ -260,9 +260,11 @@ def test_list_and_effective_cost_equal_gold_to_the_cent(lakeview, gold):
     assert list_cost.quantize(cent) == totals.list.quantize(cent)
     monthly = gold(COST).groupBy(F.date_trunc("MONTH", "usage_date").alias("monthly(usage_date)"))
     expected = monthly.agg(
-        F.sum("list_cost").alias("sum(list_cost)"), F.sum("effective_cost").alias("sum(effective_cost)")
+        F.sum("list_cost").alias("sum(list_cost)"),
+        F.sum("effective_cost").alias("sum(effective_cost)"),
+        F.sum("contracted_cost").alias("sum(contracted_cost)"),
     )
-    shown = run_widget(lakeview, "List vs effective cost per month")
+    shown = run_widget(lakeview, "List, effective and contracted cost per month")
     assert_df_equality(shown, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=False)
 
 
