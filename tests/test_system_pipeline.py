@@ -26,7 +26,9 @@ from pipelines.tables import (
     COST_BY_TAG,
     COST_BY_WORKLOAD,
     COST_DAILY,
+    FOCUS_COST,
     INGEST_LOG,
+    LATE_CORRECTIONS,
     QUARANTINE,
     SOURCE_RECONCILIATION,
     SUPERSEDED_LEGACY,
@@ -268,7 +270,7 @@ def touched_partitions(store: TableStore, table: TableSpec, version: int) -> set
         action = json.loads(line)
         for kind in ("add", "remove"):
             if kind in action:
-                touched.add(action[kind]["partitionValues"]["usage_date"])
+                touched.add(action[kind]["partitionValues"][table.partition_by[0]])
     return touched
 
 
@@ -291,6 +293,8 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
     summary = run_pipeline(spark, config)
     store = open_store(spark, config)
     derived = [USAGE, COST, COST_DAILY, COST_BY_TAG, COST_BY_WORKLOAD, COST_BY_IDENTITY, SOURCE_RECONCILIATION]
+    # Ingested after March was invoiced (from 2024-04-05): the FOCUS view books the pair to April.
+    derived += [LATE_CORRECTIONS, FOCUS_COST]
     empty = [UNPRICED_USAGE, SUPERSEDED_LEGACY]
     assert set(summary.written) == {"bronze.system_usage", *(t.key for t in derived + empty)}
     assert touched_partitions(store, SYSTEM_USAGE, summary.written["bronze.system_usage"]) == {"2024-03-06"}
@@ -303,6 +307,8 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
         assert commit is not None
         assert commit.metadata["changed"] == {"usage_dates": ["2024-03-06"]}, table
     assert quantities(store, USAGE, "usage_date")[("2024-03-06",)] == Decimal("2")
+    april = store.read(FOCUS_COST).where("BillingPeriodStart = '2024-04-01'").collect()
+    assert sorted((r.x_RecordId, r.ChargeClass) for r in april) == [("r5", "Correction"), ("s5", "Correction")]
     assert store.row_count(QUARANTINE) == 0
 
 

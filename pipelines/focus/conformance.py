@@ -52,7 +52,7 @@ def read_export(spark: SparkSession, path: str, data_format: str) -> DataFrame:
     return spark.read.parquet(path)
 
 
-def read_warehouse(config_path: str) -> DataFrame:
+def read_warehouse(config_path: str, overrides: Sequence[str] = ()) -> DataFrame:
     """gold.focus_cost through the store the config describes."""
     from pipelines.config import load_config
     from pipelines.spark import build_spark
@@ -62,7 +62,7 @@ def read_warehouse(config_path: str) -> DataFrame:
         from pipelines.tables import FOCUS_COST
     except ImportError as error:
         raise BillingLakehouseError("this version of pipelines.tables has no FOCUS_COST (gold.focus_cost)") from error
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     spark = build_spark(conf=config.spark_conf, s3=config.uses_s3)
     store = open_store(spark, config)
     if store.version(FOCUS_COST) is None:
@@ -81,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--config", help="pipeline config: evaluate its warehouse's gold.focus_cost")
     source.add_argument("--data", help="an exported FOCUS dataset (file or folder)")
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="format of --data")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="with --config: override a config value, as billing-lakehouse --set does (repeatable)",
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"the model JSON (default {DEFAULT_MODEL})")
     parser.add_argument(
         "--supported",
@@ -92,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         model = load_model(args.model)
         if args.config:
-            data = read_warehouse(args.config)
+            data = read_warehouse(args.config, args.overrides)
         else:
             from pipelines.spark import build_spark
 
