@@ -119,7 +119,7 @@ test: lint $(JARS_STAMP) $(LOCAL_FS_JAR) $(FOCUS_MODEL) ## lint, then the test s
 # The edit-test loop: delta-rs only, without the slowest end-to-end modules (make test runs everything).
 SLOW_TESTS := tests/test_crash_safety.py tests/test_concurrency.py tests/test_hostile_input.py tests/test_entry_points.py \
 	tests/test_backends.py tests/test_catalog_tables.py tests/test_s3.py tests/test_spark_connect.py \
-	tests/test_spark_session.py tests/test_notebook_parameters.py tests/test_dashboard.py
+	tests/test_spark_session.py tests/test_notebook_parameters.py tests/test_dashboard.py tests/test_focus_export.py
 test-fast: lint $(LOCAL_FS_JAR) $(FOCUS_MODEL) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TESTS)) -k "not delta-spark"
 
