@@ -87,9 +87,7 @@ def to_focus(rows: DataFrame, names: FocusNames) -> DataFrame:
         F.coalesce(_lookup(names.workspace_names, workspace), workspace)
     )
     region = F.when(~is_dremio, _lookup(names.workspace_regions, workspace))
-    service_category, service_subcategory, service_name = service(
-        F.col("billing_origin_product"), F.col("sku_name"), is_dremio
-    )
+    service_category, service_subcategory, service_name = service(F.col("billing_origin_product"), is_dremio)
     resource_id, resource_name, resource_type = resource(metadata, F.col("cluster_name"), workspace, is_dremio)
     provider = F.when(is_dremio, F.lit("Dremio")).otherwise(F.lit("Databricks"))
     period_start = F.col("billing_period").cast("timestamp")

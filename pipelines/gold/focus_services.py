@@ -75,21 +75,12 @@ REGION_NAMES = {
 }
 
 
-def _product_of_sku(sku: Column) -> Column:
-    """The product a SKU name bills, for rows that carry no billing_origin_product (legacy deliveries)."""
-    return (
-        F.when(sku.contains("SERVERLESS_REAL_TIME_INFERENCE"), "MODEL_SERVING")
-        .when(sku.contains("SQL"), "SQL")
-        .when(sku.contains("DLT"), "DLT")
-        .when(sku.contains("JOBS"), "JOBS")
-        .when(sku.contains("ALL_PURPOSE"), "ALL_PURPOSE")
-        .when(sku.contains("INTERACTIVE"), "INTERACTIVE")
-    )
+def service(product: Column, is_dremio: Column) -> tuple[Column, Column, Column]:
+    """(ServiceCategory, ServiceSubcategory, ServiceName) of a usage record from its `billing_origin_product`.
 
-
-def service(product: Column, sku: Column, is_dremio: Column) -> tuple[Column, Column, Column]:
-    """(ServiceCategory, ServiceSubcategory, ServiceName) of a usage record."""
-    known = F.coalesce(product, _product_of_sku(sku))
+    Silver gives legacy rows the product their SKU name bills (pipelines/silver/legacy_usage.py).
+    """
+    known = product
     name, category, subcategory = (
         F.when(is_dremio, F.lit(DREMIO_SERVICE[0])),
         F.when(is_dremio, F.lit(DREMIO_SERVICE[1])),
