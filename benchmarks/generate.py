@@ -263,6 +263,16 @@ def _pricing(micro: int, effective: int) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
+def _list_prices_of(sku: str) -> tuple[int, int, int]:
+    """A SKU's list price before and after the change, and its later effective price, in micro-dollars."""
+    h = int.from_bytes(hashlib.sha256(sku.encode()).digest()[:8], "big")
+    old = 70_000 + (h % 881) * 1000  # 0.070000 .. 0.950000
+    bucket = (h >> 20) % 3
+    new = old * 11 // 10 if bucket == 1 else old  # ~1/3 get a 10% list increase
+    eff = new * 9 // 10 if bucket == 0 else new  # ~1/3 get a 10% promotional/effective discount
+    return old, new, eff
+
+
 def write_list_prices(path: Path, workspaces: Sequence[Workspace], start_month: str, months: int) -> Path:
     """Write a system.billing.list_prices-style CSV with two price windows per priced SKU."""
     ms = _months(start_month, months)
@@ -273,11 +283,7 @@ def write_list_prices(path: Path, workspaces: Sequence[Workspace], start_month: 
         writer = csv.writer(fh, quoting=csv.QUOTE_MINIMAL, doublequote=True, lineterminator="\n")
         writer.writerow(LIST_PRICES_HEADER)
         for sku in priced_skus(workspaces):
-            h = int.from_bytes(hashlib.sha256(sku.encode()).digest()[:8], "big")
-            old = 70_000 + (h % 881) * 1000  # 0.070000 .. 0.950000
-            bucket = (h >> 20) % 3
-            new = old * 11 // 10 if bucket == 1 else old  # ~1/3 get a 10% list increase
-            eff = new * 9 // 10 if bucket == 0 else new  # ~1/3 get a 10% promotional/effective discount
+            old, new, eff = _list_prices_of(sku)
             common = [ACCOUNT_ID, sku, "AWS", "USD", "DBU"]
             writer.writerow([_ts("2023-01-01"), change, *common, _pricing(old, old)])
             writer.writerow([change, "", *common, _pricing(new, eff)])
@@ -301,9 +307,7 @@ def write_account_prices(path: Path, workspaces: Sequence[Workspace], start_mont
         for sku in priced_skus(workspaces):
             if "JOBS" in sku or not any(marker in sku for marker in ACCOUNT_PRICE_MARKERS):
                 continue
-            h = int.from_bytes(hashlib.sha256(sku.encode()).digest()[:8], "big")
-            old = 70_000 + (h % 881) * 1000  # the list price write_list_prices gives the SKU
-            new = old * 11 // 10 if (h >> 20) % 3 == 1 else old
+            _, new, _ = _list_prices_of(sku)  # the later list price write_list_prices gives the SKU
             contracted = new * (100 - ACCOUNT_DISCOUNT_PERCENT) // 100
             writer.writerow(
                 [_ts("2024-01-01"), "", ACCOUNT_ID, sku, "AWS", "USD", "DBU", _pricing(contracted, contracted)]
