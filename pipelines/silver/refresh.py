@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from pyspark.storagelevel import StorageLevel
 
 from pipelines.config import PipelineConfig, RateCard, fingerprint_of
-from pipelines.incremental import date_partitions, existing_usage_dates, plan, refresh_by_date
+from pipelines.incremental import Plan, date_partitions, existing_usage_dates, plan, refresh_by_date
 from pipelines.logs import fields, progress
 from pipelines.silver import dremio_usage, legacy_usage, system_usage
 from pipelines.silver.precedence import covered_days, prefer_system_tables, superseded_legacy
@@ -26,6 +26,7 @@ from pipelines.tables import (
     SUPERSEDED_LEGACY,
     SYSTEM_USAGE,
     USAGE,
+    TableSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -124,20 +125,30 @@ def refresh_prices(store: TableStore, rate_cards: Sequence[RateCard] = ()) -> in
         log.info("%s is up to date: list prices and rate cards unchanged since it was built", PRICES)
         return None
     log.info("rebuilding %s because %s", PRICES, "; ".join(todo.reasons), extra=fields(reasons=todo.reasons))
-    # A small reference table used three times below (changed windows, overlaps, the write): built once.
     new = store.conform(PRICES, to_prices(store.read(LIST_PRICES), rate_card_windows(store.spark, rate_cards)))
+    return write_price_windows(store, PRICES, new, LIST_PRICE_VALUES, todo, fingerprint)
+
+
+def write_price_windows(
+    store: TableStore, table: TableSpec, new: DataFrame, values: Sequence[str], todo: Plan, fingerprint: str
+) -> int:
+    """Replace a price-window table with `new`, recording the usage-date ranges whose price changed.
+
+    `new` is a small reference table used three times (changed windows, overlaps, the write): built once.
+    Windows that overlap another of their key are warned about: cost never uses them.
+    """
     new = new.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        ranges = changed_price_ranges(store.read(PRICES), new)
+        ranges = changed_price_ranges(store.read(table), new, values)
         overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
         for row in overlapping:
-            log.warning("overlapping price windows for %s / %s / %s: not used for cost", *row)
-        metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
+            log.warning("overlapping windows in %s for %s / %s / %s: not used for cost", table, *row)
         if ranges:
             affected = ", ".join(f"{start}..{end}" if end else f"{start} onwards" for start, end in ranges)
-            log.info("changed prices apply to usage dates %s", affected, extra=fields(ranges=ranges))
-        version = store.write(PRICES, new, Replace.all(), metadata)
+            log.info("changed %s apply to usage dates %s", table, affected, extra=fields(ranges=ranges))
+        metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
+        version = store.write(table, new, Replace.all(), metadata)
     finally:
         new.unpersist()
-    progress(f"{PRICES}: written as version {version}", table=str(PRICES), version=version)
+    progress(f"{table}: written as version {version}", table=str(table), version=version)
     return version

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from pyspark.storagelevel import StorageLevel
-
 from pipelines.config import DiscountRule, fingerprint_of
 from pipelines.incremental import plan
 from pipelines.logs import fields, progress
@@ -24,7 +22,7 @@ from pipelines.silver.contracted import (
     rule_ranges,
     to_contracted_prices,
 )
-from pipelines.silver.refresh import changed_price_ranges
+from pipelines.silver.refresh import write_price_windows
 from pipelines.storage import Replace, TableStore
 from pipelines.tables import ACCOUNT_PRICES, CONTRACTED_PRICES, DISCOUNT_RULES
 
@@ -48,19 +46,8 @@ def refresh_contracted_prices(store: TableStore, configured: bool) -> int | None
         return None
     log.info("rebuilding %s because %s", CONTRACTED_PRICES, "; ".join(todo.reasons), extra=fields(reasons=todo.reasons))
     bronze = store.read(ACCOUNT_PRICES) if configured else store.empty(ACCOUNT_PRICES)
-    new = store.conform(CONTRACTED_PRICES, to_contracted_prices(bronze)).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        ranges = changed_price_ranges(store.read(CONTRACTED_PRICES), new, CONTRACTED_VALUES)
-        overlapping = new.where("overlaps_other_window").select("sku_name", "cloud", "usage_unit").distinct().collect()
-        for row in overlapping:
-            log.warning("overlapping contracted price windows for %s / %s / %s: not used for cost", *row)
-        _log_ranges(CONTRACTED_PRICES, ranges)
-        metadata = {"inputs": todo.versions, "fingerprint": fingerprint, "changed": {"price_ranges": ranges}}
-        version = store.write(CONTRACTED_PRICES, new, Replace.all(), metadata)
-    finally:
-        new.unpersist()
-    progress(f"{CONTRACTED_PRICES}: written as version {version}", table=str(CONTRACTED_PRICES), version=version)
-    return version
+    new = store.conform(CONTRACTED_PRICES, to_contracted_prices(bronze))
+    return write_price_windows(store, CONTRACTED_PRICES, new, CONTRACTED_VALUES, todo, fingerprint)
 
 
 def refresh_discount_rules(store: TableStore, rules: Sequence[DiscountRule]) -> int | None:
