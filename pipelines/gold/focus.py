@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipelines import source_names
-from pipelines.gold.focus_services import region_name, resource, service
+from pipelines.gold.focus_services import lookup, region_name, resource, service
 from pipelines.tables import FOCUS_COST
 
 USAGE_CHARGE = "Usage"
@@ -62,14 +62,6 @@ def billing_period(focus: DataFrame, month: str) -> DataFrame:
     return focus.where(F.col("BillingPeriodStart") == F.lit(f"{month}-01 00:00:00").cast("timestamp"))
 
 
-def _lookup(values: Mapping[str, str], key: Column) -> Column:
-    """A value from a small configured mapping (NULL when the key is absent)."""
-    if not values:
-        return F.lit(None).cast("string")
-    pairs = [item for k, v in sorted(values.items()) for item in (F.lit(k), F.lit(v))]
-    return F.element_at(F.create_map(*pairs), key)
-
-
 def to_focus(rows: DataFrame, names: FocusNames) -> DataFrame:
     """FOCUS columns for every priced row of `with_late_corrections`' output (unpriced usage has no cost to show)."""
     priced = rows.where("is_priced")
@@ -84,9 +76,9 @@ def to_focus(rows: DataFrame, names: FocusNames) -> DataFrame:
     )
     sub_account_id = F.when(is_dremio, F.coalesce(metadata["project_id"], metadata["engine_id"])).otherwise(workspace)
     sub_account_name = F.when(is_dremio, sub_account_id).otherwise(
-        F.coalesce(_lookup(names.workspace_names, workspace), workspace)
+        F.coalesce(lookup(names.workspace_names, workspace), workspace)
     )
-    region = F.when(~is_dremio, _lookup(names.workspace_regions, workspace))
+    region = F.when(~is_dremio, lookup(names.workspace_regions, workspace))
     service_category, service_subcategory, service_name = service(F.col("billing_origin_product"), is_dremio)
     resource_id, resource_name, resource_type = resource(metadata, F.col("cluster_name"), workspace, is_dremio)
     provider = F.when(is_dremio, F.lit("Dremio")).otherwise(F.lit("Databricks"))

@@ -6,6 +6,8 @@ one category, as the specification requires, because the name is derived from th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -75,28 +77,31 @@ REGION_NAMES = {
 }
 
 
+def lookup(values: Mapping[str, str], key: Column) -> Column:
+    """A value from a small constant or configured mapping, as a literal map (NULL when the key is absent)."""
+    if not values:
+        return F.lit(None).cast("string")
+    pairs = [item for k, v in sorted(values.items()) for item in (F.lit(k), F.lit(v))]
+    return F.element_at(F.create_map(*pairs), key)
+
+
 def service(product: Column, is_dremio: Column) -> tuple[Column, Column, Column]:
     """(ServiceCategory, ServiceSubcategory, ServiceName) of a usage record from its `billing_origin_product`.
 
-    Silver gives legacy rows the product their SKU name bills (pipelines/silver/legacy_usage.py).
+    Silver gives legacy rows the product their SKU name bills (pipelines/silver/legacy_usage.py). A product
+    this list does not know yet keeps its own name, in category Other.
     """
-    known = product
-    name, category, subcategory = (
-        F.when(is_dremio, F.lit(DREMIO_SERVICE[0])),
-        F.when(is_dremio, F.lit(DREMIO_SERVICE[1])),
-        F.when(is_dremio, F.lit(DREMIO_SERVICE[2])),
-    )
-    for key, (service_name, service_category, service_subcategory) in DATABRICKS_SERVICES.items():
-        name = name.when(known == key, service_name)
-        category = category.when(known == key, service_category)
-        subcategory = subcategory.when(known == key, service_subcategory)
-    # A product this list does not know yet keeps its own name, in category Other.
-    other_name = F.concat(F.lit("Databricks "), F.coalesce(known, F.lit("usage")))
-    return (
-        category.otherwise(F.lit(OTHER[0])),
-        subcategory.otherwise(F.lit(OTHER[1])),
-        name.otherwise(other_name),
-    )
+
+    def mapped(part: int) -> Column:
+        return lookup({key: names[part] for key, names in DATABRICKS_SERVICES.items()}, product)
+
+    def unless_dremio(column: Column, part: int) -> Column:
+        return F.when(is_dremio, F.lit(DREMIO_SERVICE[part])).otherwise(column)
+
+    name = F.coalesce(mapped(0), F.concat(F.lit("Databricks "), F.coalesce(product, F.lit("usage"))))
+    category = F.coalesce(mapped(1), F.lit(OTHER[0]))
+    subcategory = F.coalesce(mapped(2), F.lit(OTHER[1]))
+    return unless_dremio(category, 1), unless_dremio(subcategory, 2), unless_dremio(name, 0)
 
 
 def resource(
@@ -132,5 +137,4 @@ def resource(
 
 def region_name(region_id: Column) -> Column:
     """RegionName for a RegionId: the provider's display name where listed, else the id itself."""
-    pairs = [item for k, v in sorted(REGION_NAMES.items()) for item in (F.lit(k), F.lit(v))]
-    return F.when(region_id.isNotNull(), F.coalesce(F.element_at(F.create_map(*pairs), region_id), region_id))
+    return F.when(region_id.isNotNull(), F.coalesce(lookup(REGION_NAMES, region_id), region_id))
