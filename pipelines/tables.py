@@ -292,6 +292,63 @@ UNPRICED_USAGE = TableSpec(
     ("usage_date",),
 )
 
+# Budgets: the `budgets:` of the config and, where read, the account's own budgets (databricks-sdk
+# AccountClient.budgets), one row per budget. A scope is the intersection of what is set: workspaces (empty = all),
+# one tag key=value, one SKU glob. Thresholds are percents of `amount` (e.g. [50, 80, 100]).
+ACCOUNT_BUDGETS = TableSpec(
+    "bronze",
+    "account_budgets",
+    f"budget_configuration_id string, display_name string, configuration_json string, {LINEAGE}",
+)
+BUDGETS = TableSpec(
+    "silver",
+    "budgets",
+    "budget_name string, budget_source string, amount decimal(38,18), currency_code string, cost_basis string,"
+    " workspace_ids array<string>, tag_key string, tag_value string, sku_pattern string, thresholds array<int>",
+)
+# The daily netted cost of a scope and the month-end projection made from it: one row per scope, cost basis and day
+# of the month the latest usage date falls in (earlier months keep the projection of their last day).
+# scope_type: account, workspace, sku_group (billing_origin_product) or budget. Days after `as_of_date` hold
+# the model's expected cost and its 80% interval; `cumulative_*` is actual to date, then projected.
+COST_FORECAST = TableSpec(
+    "gold",
+    "cost_forecast",
+    "month date, scope_type string, scope_id string, scope_name string, currency_code string, cost_basis string,"
+    " usage_date date, actual_cost decimal(38,18), expected_cost decimal(38,18), expected_lower decimal(38,18),"
+    " expected_upper decimal(38,18), cumulative_cost decimal(38,18), cumulative_lower decimal(38,18),"
+    " cumulative_upper decimal(38,18), as_of_date date, month_end_forecast decimal(38,18),"
+    " month_end_lower decimal(38,18), month_end_upper decimal(38,18), model string, history_days int",
+    ("month",),
+)
+# Days whose netted cost for a scope departs from its expected value by more than the configured threshold.
+# scope_type: account, workspace, sku_group or tag (scope_id `key=value`). `anomaly_id` is stable across runs
+# (day, scope, basis, currency), so an alert is sent once. Contributors explain most of the change, largest first.
+CONTRIBUTOR = (
+    "struct<kind: string, id: string, name: string, actual_cost: decimal(38,18), expected_cost: decimal(38,18),"
+    " change: decimal(38,18), share_of_change: decimal(38,6)>"
+)
+COST_ANOMALIES = TableSpec(
+    "gold",
+    "cost_anomalies",
+    "anomaly_id string, usage_date date, scope_type string, scope_id string, scope_name string,"
+    " currency_code string, cost_basis string, actual_cost decimal(38,18), expected_cost decimal(38,18),"
+    " deviation decimal(38,18), deviation_percent decimal(38,6), direction string,"
+    f" top_contributors array<{CONTRIBUTOR}>",
+    ("usage_date",),
+)
+# Each budget in each month with usage: spend to date on its cost basis, the month-end forecast with its 80%
+# interval, the day the projection first exceeds the amount, and the thresholds spend to date has crossed.
+BUDGET_STATUS = TableSpec(
+    "gold",
+    "budget_status",
+    "month date, budget_name string, budget_source string, currency_code string, cost_basis string,"
+    " amount decimal(38,18), as_of_date date, spend_to_date decimal(38,18), percent_used decimal(38,6),"
+    " forecast_month_end decimal(38,18), forecast_lower decimal(38,18), forecast_upper decimal(38,18),"
+    " forecast_percent decimal(38,6), projected_breach_date date, thresholds array<int>,"
+    " thresholds_crossed array<int>, status string",
+    ("month",),
+)
+
 ALL_TABLES = (
     LEGACY_USAGE,
     SYSTEM_USAGE,
@@ -314,4 +371,9 @@ ALL_TABLES = (
     SOURCE_RECONCILIATION,
     UNPRICED_USAGE,
     FOCUS_COST,
+    ACCOUNT_BUDGETS,
+    BUDGETS,
+    COST_FORECAST,
+    COST_ANOMALIES,
+    BUDGET_STATUS,
 )
