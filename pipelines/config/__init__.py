@@ -3,7 +3,8 @@ YAML reading every part shares (`reader`)."""
 
 from __future__ import annotations
 
-from pipelines.config.apis import AccountApiSource, DremioSource, RateCard, RateWindow
+from pipelines.config.apis import AccountApiSource, AccountBudgetsSource, DremioSource, RateCard, RateWindow
+from pipelines.config.budgets import Budget
 from pipelines.config.discounts import DiscountRule, globs_intersect
 from pipelines.config.focus import FocusSettings
 from pipelines.config.pipeline import (
@@ -17,6 +18,8 @@ from pipelines.config.pipeline import (
 
 __all__ = [
     "AccountApiSource",
+    "AccountBudgetsSource",
+    "Budget",
     "DiscountRule",
     "DremioSource",
     "FocusSettings",

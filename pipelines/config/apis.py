@@ -36,6 +36,19 @@ class AccountApiSource:
 
 
 @dataclass(frozen=True)
+class AccountBudgetsSource:
+    """The account's own budgets, read whole each run through the Databricks SDK (`AccountClient.budgets`).
+
+    Credentials are what the SDK finds in its environment variables or profile, as for `account_api`;
+    `host` falls back to DATABRICKS_HOST, then the AWS account host (`--set sources.account_budgets.host=` given
+    empty switches the source off).
+    """
+
+    host: str | None = None
+    timeout_seconds: int = 300  # how long the SDK may keep retrying 429/503
+
+
+@dataclass(frozen=True)
 class DremioSource:
     """Dremio Cloud DCU usage from `GET /v0/usage`, at one grain (frequency and grouping) per config."""
 
@@ -114,6 +127,21 @@ def account_api_source(reader: YamlReader, raw: object, base: Path, warehouse: s
         personal_data=reader.boolean(settings, "personal_data", f"{key}.personal_data", False),
         host=host,
         timeout_seconds=reader.integer(settings, "timeout_seconds", f"{key}.timeout_seconds", 300, 1, 3600),
+    )
+
+
+def account_budgets_source(reader: YamlReader, raw: object) -> AccountBudgetsSource | None:
+    if raw is None:
+        return None
+    key = "sources.account_budgets"
+    settings = reader.mapping(raw, key)
+    defaults = AccountBudgetsSource()
+    reader.unknown_keys(settings, {"host", "timeout_seconds"}, key)
+    return AccountBudgetsSource(
+        host=reader.url(settings, "host", f"{key}.host", "https://accounts.cloud.databricks.com"),
+        timeout_seconds=reader.integer(
+            settings, "timeout_seconds", f"{key}.timeout_seconds", defaults.timeout_seconds, 1, 3600
+        ),
     )
 
 

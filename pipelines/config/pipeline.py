@@ -20,12 +20,15 @@ from typing import Any
 from pipelines.config.apis import (
     CLOUDS,
     AccountApiSource,
+    AccountBudgetsSource,
     DremioSource,
     RateCard,
     account_api_source,
+    account_budgets_source,
     dremio_source,
     load_rate_cards,
 )
+from pipelines.config.budgets import Budget, load_budgets
 from pipelines.config.discounts import DiscountRule, load_discounts
 from pipelines.config.focus import FocusSettings, load_focus
 from pipelines.config.reader import YamlReader, resolve_path
@@ -44,7 +47,13 @@ _TEMPLATE_FIELD = re.compile(r"{(\w*)}")
 # The key that switches each optional source on. Given empty (`--set sources.dremio.base_url=`), the source is off
 # whatever its other keys say: a scheduler that passes every setting of a source (a bundle's variables) leaves it
 # out by leaving one value unset.
-SOURCE_SWITCHES = {"legacy_csv": "path", "account_api": "start_month", "dremio": "base_url", "account_prices": "table"}
+SOURCE_SWITCHES = {
+    "legacy_csv": "path",
+    "account_api": "start_month",
+    "dremio": "base_url",
+    "account_prices": "table",
+    "account_budgets": "host",
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,8 @@ class PipelineConfig:
     account_prices: ListPricesSource | None = None  # the account's contracted prices, same shapes as list prices
     discounts: tuple[DiscountRule, ...] = ()
     focus: FocusSettings = field(default_factory=FocusSettings)
+    budgets: tuple[Budget, ...] = ()
+    account_budgets: AccountBudgetsSource | None = None  # the account's own budgets (AccountClient.budgets)
 
     @property
     def dremio_grain(self) -> tuple[str, str, str, str] | None:
@@ -282,7 +293,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
     optional = {"rate_cards", "catalog", "schemas", "spark_conf", "lease_wait_seconds", "max_record_bytes"}
-    optional |= {"workspace_names", "discounts", "focus"}
+    optional |= {"workspace_names", "discounts", "focus", "budgets"}
     reader.unknown_keys(data, allowed | optional, "")
 
     skus_file = resolve_path(base, reader.string(data, "skus", "skus", "skus.yml"))
@@ -290,6 +301,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
 
     sources = reader.mapping(data.get("sources") or {}, "sources")
     known_sources = {"legacy_csv", "list_prices", "account_prices", "system_usage", "account_api", "dremio"}
+    known_sources |= {"account_budgets"}
     reader.unknown_keys(sources, known_sources, "sources")
     sources = switched_on(sources)
     legacy_csv = None
@@ -325,6 +337,9 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         )
     if account_api is not None and account_id is None:
         raise reader.fail("account_id", "the Databricks account id (sources.account_api downloads for it)")
+    account_budgets = account_budgets_source(reader, sources.get("account_budgets"))
+    if account_budgets is not None and account_id is None:
+        raise reader.fail("account_id", "the Databricks account id (sources.account_budgets reads its budgets)")
     rate_cards: tuple[RateCard, ...] = ()
     if data.get("rate_cards") is not None:
         rate_cards = load_rate_cards(Path(resolve_path(base, reader.string(data, "rate_cards", "rate_cards"))))
@@ -369,4 +384,6 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         workspace_names=_workspace_names(reader, data.get("workspace_names")),
         discounts=load_discounts(reader, data.get("discounts")),
         focus=load_focus(reader, data.get("focus")),
+        budgets=load_budgets(reader, data.get("budgets"), currency),
+        account_budgets=account_budgets,
     )
