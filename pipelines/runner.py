@@ -10,6 +10,7 @@ from pyspark.sql import SparkSession
 from pipelines import source_names
 from pipelines.bronze.ingest_log import LandingResult, LogEntry, Run
 from pipelines.bronze.land_account_api import fetch_account_usage
+from pipelines.bronze.land_account_budgets import land_account_budgets
 from pipelines.bronze.land_dremio import land_dremio_usage
 from pipelines.bronze.land_legacy import land_legacy_usage
 from pipelines.bronze.land_prices import land_account_prices, land_list_prices
@@ -19,6 +20,7 @@ from pipelines.errors import SourceApiError, SourceMissing
 from pipelines.gold.focus_refresh import refresh_focus
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
+from pipelines.silver.refresh_budgets import refresh_budgets
 from pipelines.silver.refresh_contracted import refresh_contracted_prices, refresh_discount_rules
 from pipelines.silver.refresh_late_corrections import refresh_late_corrections
 from pipelines.sources.files import location_exists
@@ -114,6 +116,13 @@ def ingest(
             summary.add("bronze.dremio_usage", land_dremio_usage(spark, store, config.dremio, run), source_names.DREMIO)
         except SourceApiError as error:
             summary.failed.append(f"dremio: {error}")
+    if only is None and config.account_budgets is not None:
+        assert config.account_id is not None  # checked when the config was loaded
+        try:
+            budgets = land_account_budgets(store, config.account_budgets, config.account_id, run)
+            summary.add("bronze.account_budgets", budgets, source_names.ACCOUNT_BUDGETS)
+        except SourceApiError as error:
+            summary.failed.append(f"account-budgets: {error}")
     return summary
 
 
@@ -126,6 +135,7 @@ def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, su
     summary.note("silver.usage", refresh_usage(spark, store, config))
     summary.note("silver.superseded_legacy_usage", refresh_superseded_legacy_usage(spark, store, config))
     summary.note("silver.late_corrections", refresh_late_corrections(store, config))
+    summary.note("silver.budgets", refresh_budgets(store, config))
     summary.note("gold.cost", refresh_cost(store, config))
     for table, version in refresh_aggregates(store, config).items():
         summary.note(table, version)

@@ -13,6 +13,7 @@ SYSTEM_USAGE = "system_usage"
 LIST_PRICES = "list_prices"
 ACCOUNT_PRICES = "account_prices"
 DREMIO = "dremio"
+ACCOUNT_BUDGETS = "account_budgets"  # budget configurations, not usage
 
 # Usage sources (silver and gold `source`).
 USAGE_LEGACY_CSV = "legacy_csv"
