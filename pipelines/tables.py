@@ -348,6 +348,15 @@ BUDGET_STATUS = TableSpec(
     " thresholds_crossed array<int>, status string",
     ("month",),
 )
+# What `billing-lakehouse alerts` has sent: one row per alert (a budget threshold crossed in a month, an anomaly),
+# written only once it was delivered, so each alert goes out once. `delivered`: posted to the webhook (false:
+# printed only, as no webhook was configured).
+ALERT_LOG = TableSpec(
+    "gold",
+    "alert_log",
+    "alert_id string, kind string, subject string, message string, first_sent_at timestamp, delivered boolean,"
+    " run_id string",
+)
 
 ALL_TABLES = (
     LEGACY_USAGE,
@@ -376,4 +385,5 @@ ALL_TABLES = (
     COST_FORECAST,
     COST_ANOMALIES,
     BUDGET_STATUS,
+    ALERT_LOG,
 )
