@@ -2,8 +2,8 @@
 
 The model reads the last `LOOKBACK_DAYS` days up to `as_of` (missing days inside the history are 0):
 
-- day-of-week factors: per weekday, the median over the window's weeks of the day's cost divided by its
-  week's mean (weeks counted back from `as_of`), normalised to average 1;
+- day-of-week factors: per weekday, the median over the window of the day's cost divided by the 7-day mean
+  centred on it (a linear trend does not bias it), normalised to average 1;
 - trend: the Theil-Sen line (median of pairwise slopes: one outlier day does not tilt it) through the
   deseasonalised days;
 - interval: residual spread (1.4826 x median absolute deviation, or the standard deviation when larger
@@ -154,20 +154,17 @@ def _mean_path(window: list[float], horizon: int) -> Path:
 
 
 def weekday_factors(window: list[float], as_of: date) -> dict[int, float]:
-    """Per weekday (0 = Monday), the median ratio of a day's cost to its week's mean, normalised to average 1.
+    """Per weekday (0 = Monday), the median ratio of a day's cost to the 7-day mean centred on it, normalised to 1.
 
-    Weeks are counted back from `as_of`; a partial first week and weeks with no cost are skipped.
+    The centred mean follows a linear trend, so a growing series does not bias the factors; the first and
+    last three days (no centred week) and days whose week had no cost are skipped.
     """
     ratios: dict[int, list[float]] = {w: [] for w in range(7)}
     n = len(window)
-    for end in range(n, 6, -7):
-        week = window[end - 7 : end]
-        mean = statistics.fmean(week)
-        if mean <= 0:
-            continue
-        for offset, value in enumerate(week):
-            weekday = (as_of - timedelta(n - 1 - (end - 7 + offset))).weekday()
-            ratios[weekday].append(value / mean)
+    for t in range(3, n - 3):
+        mean = statistics.fmean(window[t - 3 : t + 4])
+        if mean > 0:
+            ratios[(as_of - timedelta(n - 1 - t)).weekday()].append(window[t] / mean)
     factors = {w: statistics.median(r) if r else 1.0 for w, r in ratios.items()}
     scale = statistics.fmean(factors.values())
     return {w: f / scale for w, f in factors.items()} if scale > 0 else dict.fromkeys(range(7), 1.0)
