@@ -21,7 +21,7 @@ MAVEN_ARTIFACTS := io.delta:delta-spark_2.13:$(DELTA_VERSION) io.delta:delta-sto
 FOCUS_MODEL := .cache/focus/model-1.2.0.1.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system clean focus-check
+.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system bench-forecast clean focus-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -123,13 +123,16 @@ SLOW_TESTS := tests/test_crash_safety.py tests/test_concurrency.py tests/test_ho
 test-fast: lint $(LOCAL_FS_JAR) $(FOCUS_MODEL) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TESTS)) -k "not delta-spark"
 
-bench: bench-legacy bench-system ## both benchmarks below (long: about an hour on 2 cores)
+bench: bench-forecast bench-legacy bench-system ## the benchmarks below (long: about an hour on 2 cores)
 
 bench-legacy: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## legacy CSV benchmark (1M rows by default); prints JSON
 	$(BIN)/python -m benchmarks.bench --rows $(BENCH_ROWS)
 
 bench-system: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## system usage benchmark (10M records over 12 months by default); prints JSON
 	$(BIN)/python -m benchmarks.bench_system --rows $(BENCH_SYSTEM_ROWS)
+
+bench-forecast: $(STAMP) ## month-end forecast backtest on generated histories: MAPE and 80%-interval coverage; prints JSON (seconds)
+	$(BIN)/python -m benchmarks.forecast_backtest
 
 clean: ## remove generated data, warehouses and the virtualenv
 	rm -rf $(VENV) data warehouse exports report.html bench-data build pipelines/jars $(JARS_DIR) .cache
