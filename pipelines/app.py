@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,11 +11,13 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from pipelines.bronze.ingest_log import LogEntry
+from pipelines.alerts.send import WEBHOOK_VARIABLE, describe_alerts, send_alerts
+from pipelines.bronze.ingest_log import LogEntry, Run
 from pipelines.bronze.land_account_api import month_range
 from pipelines.config import PipelineConfig, load_config
 from pipelines.errors import BillingLakehouseError, ConfigError, WarehouseBusy
 from pipelines.gold.focus import billing_period
+from pipelines.logs import register_secret_variable
 from pipelines.report import build_report
 from pipelines.runner import RunSummary, ingest, run_pipeline, transform
 from pipelines.spark import build_spark
@@ -25,8 +28,10 @@ from pipelines.storage.lease import warehouse_lease
 from pipelines.summary import cost_summary
 from pipelines.tables import FOCUS_COST
 
-WRITING_COMMANDS = ("run", "ingest", "transform")  # each holds the warehouse's lease while it runs
+WRITING_COMMANDS = ("run", "ingest", "transform", "alerts")  # each holds the warehouse's lease while it runs
 EXIT_WAREHOUSE_BUSY = 4  # another run held the warehouse for longer than lease_wait_seconds
+EXIT_NEW_ALERTS = 5  # alerts: new budget thresholds crossed or anomalies (printed, posted when a webhook is set)
+EXIT_WEBHOOK_FAILED = 6  # alerts: the webhook failed after its retries; nothing was recorded as sent
 
 READ_ONLY_COMMANDS = ("status", "summary", "report")  # answered from Arrow, without Spark where possible
 
@@ -137,6 +142,18 @@ def _read_only(command: str, config: PipelineConfig, out: str | None) -> int:
     return 0
 
 
+def send_new_alerts(config: PipelineConfig) -> int:
+    """`alerts`: print the new alerts, post them to the webhook in $BILLING_LAKEHOUSE_ALERT_WEBHOOK, record them."""
+    register_secret_variable(WEBHOOK_VARIABLE)  # its value is a credential: redacted wherever it would appear
+    webhook = os.environ.get(WEBHOOK_VARIABLE, "").strip() or None
+    store = open_store(build_spark(conf=config.spark_conf, s3=config.uses_s3), config)
+    result = send_alerts(store, webhook, Run().run_id)
+    print(describe_alerts(result))
+    if result.webhook_error:
+        return EXIT_WEBHOOK_FAILED
+    return EXIT_NEW_ALERTS if result.new else 0
+
+
 def export_focus(config: PipelineConfig, month: str, out: str, file_format: str) -> int:
     """Write one billing period of gold.focus_cost to `<out>/billing_period=<month>` and print its totals."""
     spark = build_spark(conf=config.spark_conf, s3=config.uses_s3)
@@ -189,6 +206,8 @@ def run_command(
     if command in WRITING_COMMANDS:
         try:
             with warehouse_lease(config.warehouse, config.lease_wait_seconds, f"billing-lakehouse {command}"):
+                if command == "alerts":  # writes gold.alert_log
+                    return send_new_alerts(config)
                 return _write(command, config, source, months)
         except WarehouseBusy as error:
             print(f"billing-lakehouse: {error}", file=sys.stderr)

@@ -47,7 +47,21 @@ COMMANDS = {
     "summary": "print a readable cost summary of the gold tables",
     "report": "write the cost report: one self-contained HTML page with charts and the tables behind them",
     "export": "write one billing period of the FOCUS 1.2 Cost and Usage dataset (gold.focus_cost) as files",
+    "alerts": "print budget thresholds crossed and cost anomalies not alerted before, post them to the webhook",
 }
+
+ALERTS_EPILOG = """\
+Each budget threshold crossed in a month (gold.budget_status) and each cost
+anomaly (gold.cost_anomalies) is sent once: it is recorded in gold.alert_log
+after the webhook accepted it, or after it was printed when no webhook is set.
+The webhook URL is read from $BILLING_LAKEHOUSE_ALERT_WEBHOOK (never from a
+file, never printed); the post is JSON with a Slack-compatible `text` field.
+
+exit codes:
+  0  nothing new
+  5  new alerts: printed (and posted, when the webhook is set)
+  6  the webhook failed after its retries: nothing recorded, the next run sends them
+  2  configuration or usage error; 3 unexpected failure; 4 the warehouse is busy"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,7 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_log_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     for name, text in COMMANDS.items():
-        command = commands.add_parser(name, help=text, description=text)
+        command = commands.add_parser(
+            name,
+            help=text,
+            description=text,
+            epilog=ALERTS_EPILOG if name == "alerts" else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if name == "ingest":
             command.add_argument(
                 "source", nargs="?", choices=["account-api", "dremio"], help="fetch only this usage API"

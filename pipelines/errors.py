@@ -40,3 +40,7 @@ class WarehouseBusy(BillingLakehouseError):
 
 class ConcurrentCommit(WarehouseBusy):
     """Another run committed to a table while this run wrote it (no lease: catalog tables, object stores)."""
+
+
+class WebhookFailed(BillingLakehouseError):
+    """The alert webhook did not accept a post after its retries; the message never holds the URL."""

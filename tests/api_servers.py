@@ -33,6 +33,7 @@ class Request:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    body: bytes = b""  # what a POST sent
 
 
 Handler = Callable[[Request], Answer]
@@ -48,8 +49,15 @@ def serve(handler: Handler) -> Iterator[tuple[str, list[Request]]]:
             pass
 
         def do_GET(self) -> None:
+            self._answer(b"")
+
+        def do_POST(self) -> None:
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def _answer(self, body: bytes) -> None:
             parts = urlsplit(self.path)
-            request = Request(parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}, dict(self.headers))
+            query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+            request = Request(parts.path, query, dict(self.headers), body)
             seen.append(request)
             answer = handler(request)
             self.send_response(answer.status)
