@@ -150,14 +150,18 @@ def refresh_by_date(
     build: Callable[[list[date] | None], DataFrame],
     existing_dates: Callable[[], Iterable[date]] = lambda: (),
     date_column: str = DATE_COLUMN,
+    dependents: Callable[[Scope], Scope] | None = None,
 ) -> int | None:
     """Recompute the usage dates the inputs changed (or everything) and replace them in one commit.
 
     `build(None)` must return the whole table, `build(dates)` only those dates. Returns the new
     version, or None when nothing changed (then nothing is written). `date_column` is the target's
-    usage-date partition column.
+    usage-date partition column. `dependents` widens the changed dates to every date whose rows read
+    them (a baseline computed from earlier days); its ranges resolve against `existing_dates`.
     """
     todo = plan(store, target, inputs, fingerprint)
+    if dependents is not None and not todo.scope.everything:
+        todo.scope = dependents(todo.scope)
     if not todo.inputs_moved:
         log.info("%s is up to date: its inputs are at the versions it last consumed %s", target, todo.versions)
         return None

@@ -20,6 +20,7 @@ from pipelines.errors import SourceApiError, SourceMissing
 from pipelines.gold.focus_refresh import refresh_focus
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
 from pipelines.gold.refresh_forecast import refresh_budget_status, refresh_forecast
+from pipelines.gold.refresh_anomalies import refresh_anomalies
 from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
 from pipelines.silver.refresh_budgets import refresh_budgets
 from pipelines.silver.refresh_contracted import refresh_contracted_prices, refresh_discount_rules
@@ -142,6 +143,7 @@ def transform(spark: SparkSession, config: PipelineConfig, store: TableStore, su
         summary.note(table, version)
     summary.note("gold.cost_forecast", refresh_forecast(store, config))
     summary.note("gold.budget_status", refresh_budget_status(store, config))
+    summary.note("gold.cost_anomalies", refresh_anomalies(store, config))
     summary.note("gold.source_reconciliation", refresh_reconciliation(store, config))
     summary.note("gold.focus_cost", refresh_focus(store, config))
 

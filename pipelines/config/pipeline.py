@@ -29,6 +29,7 @@ from pipelines.config.apis import (
     load_rate_cards,
 )
 from pipelines.config.budgets import Budget, load_budgets
+from pipelines.config.anomalies import AnomalySettings, load_anomalies
 from pipelines.config.discounts import DiscountRule, load_discounts
 from pipelines.config.focus import FocusSettings, load_focus
 from pipelines.config.reader import YamlReader, resolve_path
@@ -137,6 +138,7 @@ class PipelineConfig:
     account_prices: ListPricesSource | None = None  # the account's contracted prices, same shapes as list prices
     discounts: tuple[DiscountRule, ...] = ()
     focus: FocusSettings = field(default_factory=FocusSettings)
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
     budgets: tuple[Budget, ...] = ()
     account_budgets: AccountBudgetsSource | None = None  # the account's own budgets (AccountClient.budgets)
 
@@ -293,6 +295,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
     data, base = reader.data, file.resolve().parent
     allowed = {"version", "warehouse", "storage", "currency", "account_id", "sources", "workspaces", "skus"}
     optional = {"rate_cards", "catalog", "schemas", "spark_conf", "lease_wait_seconds", "max_record_bytes"}
+    optional |= {"anomalies"}
     optional |= {"workspace_names", "discounts", "focus", "budgets"}
     reader.unknown_keys(data, allowed | optional, "")
 
@@ -384,6 +387,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConf
         workspace_names=_workspace_names(reader, data.get("workspace_names")),
         discounts=load_discounts(reader, data.get("discounts")),
         focus=load_focus(reader, data.get("focus")),
+        anomalies=load_anomalies(reader, data.get("anomalies")),
         budgets=load_budgets(reader, data.get("budgets"), currency),
         account_budgets=account_budgets,
     )
