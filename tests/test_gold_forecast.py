@@ -13,8 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pipelines.config import PipelineConfig, load_config
 from pipelines.forecast.model import forecast_month
 from pipelines.gold.refresh_forecast import refresh_budget_status, refresh_forecast
-from pipelines.storage import Replace, TableStore
-from pipelines.storage.delta_rs import DeltaRsStore
+from pipelines.storage import Replace, TableStore, open_store
 from pipelines.tables import BUDGET_STATUS, BUDGETS, COST_BY_TAG, COST_BY_WORKLOAD, COST_FORECAST, TableSpec
 from tests.conftest import write_config
 
@@ -80,10 +79,12 @@ BUDGET_ROWS = [
 ]
 
 
-def _setup(spark: SparkSession, tmp_path: Path) -> tuple[PipelineConfig, TableStore, Decimal]:
+def _setup(
+    spark: SparkSession, tmp_path: Path, backend: str = "delta-rs"
+) -> tuple[PipelineConfig, TableStore, Decimal]:
     extra = f'workspace_names:\n  "{W1}": analytics\n'
-    config = load_config(write_config(tmp_path, None, None, extra=extra))
-    store = DeltaRsStore(spark, config.warehouse)
+    config = load_config(write_config(tmp_path, None, None, extra=extra, storage=backend))
+    store = open_store(spark, config)
     _write_usage(spark, store, _workload_rows(), DAYS)
     tags = _frame(spark, COST_BY_TAG, _tag_rows(), f"{COLUMNS}, tag_key string, tag_value string, {MEASURES}")
     store.write(COST_BY_TAG, tags, Replace.all(), {"changed": {"everything": True}})
@@ -192,9 +193,9 @@ def test_budget_status_spend_thresholds_breach_and_forecast(spark: SparkSession,
 
 
 def test_a_changed_workspace_recomputes_only_its_scopes_and_a_no_op_writes_nothing(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, tmp_path: Path, backend: str
 ) -> None:
-    config, store, _ = _setup(spark, tmp_path)
+    config, store, _ = _setup(spark, tmp_path, backend)
     refresh_forecast(store, config)
     before = _forecast(store)
     version = store.version(COST_FORECAST)
