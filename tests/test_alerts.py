@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipelines import notify
-from pipelines.alerts.messages import anomaly_alerts, budget_alerts, webhook_payload
+from pipelines.alerts.messages import anomaly_alerts, budget_alerts, new_alerts, webhook_payload
 from pipelines.cli import main
 from pipelines.config import load_config
 from pipelines.storage import Replace, TableStore, open_store
@@ -135,18 +135,19 @@ def test_new_alerts_are_posted_once_with_a_slack_text_and_recorded(
         code, out = _alerts(config, capsys)
         assert code == 5
         (payload,) = hook.payloads
-        assert payload["text"].startswith("billing-lakehouse: 2 budget threshold(s) crossed, 1 cost anomaly(ies)")
+        assert payload["text"].startswith("billing-lakehouse: 1 budget threshold(s) crossed, 1 cost anomaly(ies)")
         assert (
             "Budget 'account' (config) crossed 80% in 2024-04: 8,500.00 USD spent of 10,000.00 USD" in payload["text"]
         )
         assert "top contributor job nightly-etl (+900.00 USD, 90% of the change)" in payload["text"]
         ids = [alert["alert_id"] for alert in payload["alerts"]]
-        assert ids == ["budget/config/account/2024-04/50", "budget/config/account/2024-04/80", "anomaly/a-1"]
-        anomaly = payload["alerts"][2]
+        assert ids == ["budget/config/account/2024-04/80", "anomaly/a-1"]  # the highest new threshold tells
+        assert payload["alerts"][0]["covers"] == ["budget/config/account/2024-04/50"]
+        anomaly = payload["alerts"][1]
         assert anomaly["actual_cost"] == "1300.000000000000000000" and anomaly["usage_date"] == "2024-04-12"
         assert anomaly["top_contributors"][0]["name"] == "nightly-etl"
-        assert "3 new alerts" in out and "posted to the webhook in $BILLING_LAKEHOUSE_ALERT_WEBHOOK" in out
-        assert _sent(store) == dict.fromkeys(ids, True)
+        assert "2 new alerts" in out and "posted to the webhook in $BILLING_LAKEHOUSE_ALERT_WEBHOOK" in out
+        assert _sent(store) == dict.fromkeys([*ids, "budget/config/account/2024-04/50"], True)
 
         code, out = _alerts(config, capsys)  # nothing new: nothing posted
         assert code == 0 and len(hook.payloads) == 1 and "no new alerts" in out
@@ -155,6 +156,12 @@ def test_new_alerts_are_posted_once_with_a_slack_text_and_recorded(
         _write(spark, store, [_status("account", [50, 80])], anomalies)
         code, _ = _alerts(config, capsys)
         assert code == 5 and [a["alert_id"] for a in hook.payloads[-1]["alerts"]] == ["anomaly/a-2"]
+
+        _write(spark, store, [_status("account", [50, 80, 100], "10100")], anomalies)  # the budget is spent
+        code, _ = _alerts(config, capsys)
+        assert code == 5 and [a["alert_id"] for a in hook.payloads[-1]["alerts"]] == [
+            "budget/config/account/2024-04/100"
+        ]
 
 
 def test_a_throttled_webhook_is_retried_after_its_retry_after(
@@ -184,7 +191,7 @@ def test_a_failing_webhook_records_nothing_and_the_next_run_sends_the_same_alert
         assert _sent(store) == {}
 
         code, _ = _alerts(config, capsys)  # the webhook is back: the same three go out, once
-        assert code == 5 and len(hook.payloads[-1]["alerts"]) == 3
+        assert code == 5 and len(hook.payloads[-1]["alerts"]) == 2 and len(_sent(store)) == 3
         assert _alerts(config, capsys)[0] == 0 and len(hook.payloads) == notify.MAX_ATTEMPTS + 1
 
 
@@ -218,7 +225,7 @@ def test_without_a_webhook_alerts_are_printed_and_recorded_as_not_delivered(
     monkeypatch.delenv(WEBHOOK, raising=False)
     code, out = _alerts(config, capsys)
     assert code == 5 and "Cost anomaly on 2024-04-12 in workspace prod (1111111111111111)" in out
-    assert "no webhook ($BILLING_LAKEHOUSE_ALERT_WEBHOOK is not set): printed only" in out
+    assert "no webhook ($BILLING_LAKEHOUSE_ALERT_WEBHOOK is not set): printed only" in out and "2 new alerts" in out
     assert set(_sent(store).values()) == {False} and len(_sent(store)) == 3
     assert _alerts(config, capsys)[0] == 0
 
@@ -234,8 +241,11 @@ def test_before_gold_exists_there_is_nothing_to_alert(
 def test_an_alert_per_threshold_crossed_and_exact_amounts_in_the_payload(spark: SparkSession) -> None:
     status = dict(zip(BUDGET_STATUS.schema().names, _status("team", [100, 50]), strict=True))
     alerts = budget_alerts([status])
-    assert [a.alert_id for a in alerts] == ["budget/config/team/2024-04/100", "budget/config/team/2024-04/50"]
+    assert [a.alert_id for a in alerts] == ["budget/config/team/2024-04/50", "budget/config/team/2024-04/100"]
     assert "projected to exceed the amount on 2024-04-24" in alerts[0].message
+    (told,) = new_alerts(alerts, [])
+    assert told.alert_id == "budget/config/team/2024-04/100" and told.covers == ("budget/config/team/2024-04/50",)
+    assert new_alerts(alerts, ["budget/config/team/2024-04/50"]) == [alerts[1]]
     anomaly = dict(zip(COST_ANOMALIES.schema().names, _anomaly("x", date(2024, 4, 2)), strict=True))
     anomaly["top_contributors"] = [
         dict(

@@ -8,7 +8,7 @@ comparing ids with gold.alert_log says which are new. The webhook payload carrie
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,12 @@ class Alert:
     subject: str
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+    covers: tuple[str, ...] = ()  # lower thresholds of the same budget and month, new in the same run: settled by it
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Every alert id this alert settles (its own first)."""
+        return (self.alert_id, *self.covers)
 
 
 def _money(value: Decimal | None, currency: str) -> str:
@@ -87,7 +93,15 @@ def budget_alerts(status_rows: Iterable[Mapping[str, Any]]) -> list[Alert]:
                     },
                 )
             )
-    return sorted(alerts, key=lambda alert: alert.alert_id)
+    return sorted(
+        alerts,
+        key=lambda a: (
+            a.fields["month"],
+            a.fields["budget_source"],
+            a.fields["budget_name"],
+            a.fields["threshold_percent"],
+        ),
+    )
 
 
 def _contributor(contributors: Sequence[Mapping[str, Any]] | None, currency: str) -> str:
@@ -152,13 +166,30 @@ def anomaly_alerts(anomaly_rows: Iterable[Mapping[str, Any]]) -> list[Alert]:
 
 
 def new_alerts(alerts: Iterable[Alert], sent_ids: Iterable[str]) -> list[Alert]:
-    """The alerts whose id was never sent, each once, in their order."""
+    """The alerts whose id was never sent, in their order; a budget month's new thresholds as one alert.
+
+    When several thresholds of one budget and month are new together (a first run, a big day), only the
+    highest is told, and it settles the lower ones (`covers`): one line says where spend stands.
+    """
     seen = set(sent_ids)
-    fresh = []
+    fresh: list[Alert] = []
+    highest: dict[tuple[str, str, str], int] = {}  # budget source, name, month -> index in fresh
     for alert in alerts:
-        if alert.alert_id not in seen:
-            seen.add(alert.alert_id)
+        if alert.alert_id in seen:
+            continue
+        seen.add(alert.alert_id)
+        if alert.kind != BUDGET:
             fresh.append(alert)
+            continue
+        key = (alert.fields["budget_source"], alert.fields["budget_name"], alert.fields["month"])
+        if key not in highest:
+            highest[key] = len(fresh)
+            fresh.append(alert)
+            continue
+        lower = fresh[highest[key]]
+        if alert.fields["threshold_percent"] < lower.fields["threshold_percent"]:
+            alert, lower = lower, alert
+        fresh[highest[key]] = replace(alert, covers=tuple(sorted({*alert.covers, *lower.ids})))
     return fresh
 
 
@@ -190,7 +221,14 @@ def webhook_payload(alerts: Sequence[Alert]) -> dict[str, Any]:
     return {
         "text": summary_text(alerts),
         "alerts": [
-            {"alert_id": a.alert_id, "kind": a.kind, "subject": a.subject, "message": a.message, **_jsonable(a.fields)}
+            {
+                "alert_id": a.alert_id,
+                "kind": a.kind,
+                "subject": a.subject,
+                "message": a.message,
+                "covers": list(a.covers),
+                **_jsonable(a.fields),
+            }
             for a in alerts
         ],
     }

@@ -45,7 +45,7 @@ def sent_alert_ids(store: TableStore) -> set[str]:
     """Ids of every alert recorded as sent."""
     if store.version(ALERT_LOG) is None:
         return set()
-    return {row.alert_id for row in store.read(ALERT_LOG).select("alert_id").collect()}
+    return {row.alert_id for row in store.read(ALERT_LOG).select("alert_id").collect()}  # covered ones too
 
 
 def pending_alerts(store: TableStore) -> tuple[list[Alert], list[str]]:
@@ -81,7 +81,7 @@ def send_alerts(
             return result
         result.posted = True
     now = datetime.now(UTC)
-    rows = [(a.alert_id, a.kind, a.subject, a.message, now, result.posted, run_id) for a in new]
+    rows = [(alert_id, a.kind, a.subject, a.message, now, result.posted, run_id) for a in new for alert_id in a.ids]
     store.append_rows(ALERT_LOG, rows, {"run_id": run_id, "alerts": len(rows)})
     result.recorded = True
     return result
@@ -91,7 +91,9 @@ def describe_alerts(result: AlertRun, webhook_variable: str = WEBHOOK_VARIABLE) 
     """What an alerts run printed: the new alerts, and where they went (never the webhook's URL)."""
     lines = [f"{table} does not exist yet: run `billing-lakehouse run` first" for table in result.missing]
     if not result.new:
-        lines.append("no new alerts: every budget threshold crossed and anomaly was sent before")
+        lines.append(
+            "no new alerts" + ("" if result.missing else ": every threshold crossed and anomaly was sent before")
+        )
         return "\n".join(lines)
     lines.append(f"{len(result.new)} new alerts:")
     lines += [f"  {alert.message}" for alert in result.new]
