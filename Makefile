@@ -95,6 +95,7 @@ data/.generated-v3:
 demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v3 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
+	$(BIN)/billing-lakehouse alerts --config conf/pipeline.yml || [ $$? -eq 5 ]   # 5: new alerts, printed (no webhook)
 	$(BIN)/billing-lakehouse report --config conf/pipeline.yml --out report.html
 	$(BIN)/billing-lakehouse export focus --config conf/pipeline.yml --month 2024-04 --out exports/focus --format csv
 	@echo ""
