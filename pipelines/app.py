@@ -134,10 +134,10 @@ def _read_only(command: str, config: PipelineConfig, out: str | None) -> int:
     if command == "status":
         print(format_status(store))
     elif command == "summary":
-        print(cost_summary(store))
+        print(cost_summary(store, workspace_names=config.workspace_names))
     else:
         target = Path(out or "report.html")
-        target.write_text(build_report(store, config.currency), encoding="utf-8")
+        target.write_text(build_report(store, config.currency, config.workspace_names), encoding="utf-8")
         print(f"report written to {target.resolve()}")
     return 0
 

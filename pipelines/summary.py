@@ -16,8 +16,10 @@ import pyarrow.compute as pc
 
 from pipelines.report.figures import grouped
 from pipelines.report.html import money
+from pipelines.report.outlook import gather_outlook
 from pipelines.status import format_status
 from pipelines.storage import TableReader
+from pipelines.summary_outlook import LATEST_ANOMALIES, anomaly_lines, budget_lines, forecast_lines
 from pipelines.tables import COST_DAILY, QUARANTINE, SOURCE_RECONCILIATION, UNPRICED_USAGE
 
 DAILY_COLUMNS = [
@@ -134,8 +136,11 @@ def _reconciled(store: TableReader) -> list[str]:
     ]
 
 
-def cost_summary(store: TableReader, days: int = 7, top_skus: int = 15) -> str:
-    """Cost per day (latest days), per SKU, unpriced usage, quarantined rows and table versions."""
+def cost_summary(
+    store: TableReader, days: int = 7, top_skus: int = 15, workspace_names: dict[str, str] | None = None
+) -> str:
+    """Cost per day (latest days), per SKU, month-end forecasts, budgets, anomalies, unpriced usage, quarantined
+    rows and table versions."""
     daily = store.read_arrow(COST_DAILY, DAILY_COLUMNS)
     out = [f"Cost per day (latest {days} days; rounded for display only)"]
     out.extend(f"  {line}" for line in _per_day(daily, days))
@@ -147,6 +152,14 @@ def cost_summary(store: TableReader, days: int = 7, top_skus: int = 15) -> str:
         "Contracted price per source (contracted cost: account prices, else discount rules, else list)",
         _per_contracted_source(daily),
     )
+    outlook = gather_outlook(store)
+    _section(
+        out,
+        "Month-end forecast (account and per workspace; 80% interval)",
+        forecast_lines(outlook, workspace_names or {}),
+    )
+    _section(out, "Budgets (latest month each)", budget_lines(outlook))
+    _section(out, f"Anomalies (latest {LATEST_ANOMALIES})", anomaly_lines(outlook))
     _section(out, "Unpriced usage (cost is NULL, never guessed)", _unpriced(store))
     _section(
         out,

@@ -10,20 +10,45 @@ effective list price) is never read as what the account pays. decimal128 sums st
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.report.outlook import Outlook, gather_outlook
 from pipelines.source_names import USAGE_SOURCE_OF
 from pipelines.storage import TableReader
-from pipelines.tables import COST_BY_TAG, COST_BY_WORKLOAD, COST_DAILY, INGEST_LOG, QUARANTINE, UNPRICED_USAGE
+from pipelines.tables import (
+    BUDGET_STATUS,
+    BUDGETS,
+    COST_ANOMALIES,
+    COST_BY_TAG,
+    COST_BY_WORKLOAD,
+    COST_DAILY,
+    COST_FORECAST,
+    INGEST_LOG,
+    QUARANTINE,
+    UNPRICED_USAGE,
+)
 
 TOP = 10
-READ_TABLES = (COST_DAILY, COST_BY_WORKLOAD, COST_BY_TAG, UNPRICED_USAGE, QUARANTINE, INGEST_LOG)
+READ_TABLES = (
+    COST_DAILY,
+    COST_BY_WORKLOAD,
+    COST_BY_TAG,
+    UNPRICED_USAGE,
+    QUARANTINE,
+    INGEST_LOG,
+    COST_FORECAST,
+    BUDGET_STATUS,
+    BUDGETS,
+    COST_ANOMALIES,
+)
+COSTS = ("list_cost", "effective_cost", "contracted_cost")
 
 
 @dataclass
@@ -31,6 +56,8 @@ class ReportFigures:
     """Everything the page draws, each with the rows behind it."""
 
     currency: str
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    period: tuple[date, date] | None = None  # first and last usage date in gold.cost_daily (any currency)
     total_cost: Decimal = Decimal(0)  # effective cost: what the charts show
     list_total: Decimal = Decimal(0)
     contracted_total: Decimal = Decimal(0)  # account prices, else discount rules, else list: what the account pays
@@ -42,6 +69,22 @@ class ReportFigures:
     quarantined: list[tuple[str, str, int]] = field(default_factory=list)
     freshness: list[dict[str, Any]] = field(default_factory=list)
     tables: list[tuple[str, str, int | None]] = field(default_factory=list)  # (table, path or catalog name, version)
+    per_month: list[tuple[str, Decimal, Decimal, Decimal]] = field(default_factory=list)  # month, list, eff., contr.
+    # workspace id, its configured name (else ""), list, effective and contracted cost
+    per_workspace: list[tuple[str, str, Decimal, Decimal, Decimal]] = field(default_factory=list)
+    tag_keys: list[tuple[str, Decimal]] = field(default_factory=list)  # tag key, effective cost of records with it
+    outlook: Outlook = field(default_factory=Outlook)
+
+    def untagged(self) -> list[tuple[str, Decimal, Decimal | None]]:
+        """Per tag key: the effective cost of records without that key, and its share of the total.
+
+        Exact from gold.cost_by_tag: a record carries a key at most once (tags are a map), so that table's rows of
+        one key sum the cost of the records carrying it once each; the rest of the total lacks the key.
+        """
+        return [
+            (key, self.total_cost - tagged, (self.total_cost - tagged) / self.total_cost if self.total_cost else None)
+            for key, tagged in self.tag_keys
+        ]
 
 
 def grouped(table: pa.Table, keys: list[str], aggregations: list[tuple[Any, str]]) -> list[dict[str, Any]]:
@@ -61,11 +104,16 @@ def in_currency(table: pa.Table, currency: str) -> pa.Table:
     return table.filter(pc.equal(table["currency_code"], currency))
 
 
-def gather(store: TableReader, currency: str) -> ReportFigures:
-    """Collect the report's figures from gold; only rows in `currency` are summed."""
-    figures = ReportFigures(currency)
-    columns = ["usage_date", "source", "sku_name", "currency_code", "list_cost", "effective_cost", "contracted_cost"]
+def gather(
+    store: TableReader, currency: str, workspace_names: Mapping[str, str] | None = None, now: datetime | None = None
+) -> ReportFigures:
+    """Collect the report's figures from gold; only rows in `currency` are summed. `workspace_names` (from the
+    config) name the workspaces of the per-workspace view."""
+    figures = ReportFigures(currency, generated_at=now or datetime.now(UTC))
+    columns = ["usage_date", "source", "workspace_id", "sku_name", "currency_code", *COSTS]
     daily_all = store.read_arrow(COST_DAILY, columns)
+    if daily_all.num_rows:
+        figures.period = (pc.min(daily_all["usage_date"]).as_py(), pc.max(daily_all["usage_date"]).as_py())
     daily = in_currency(daily_all, currency)
     daily = daily.set_column(
         daily.schema.get_field_index("sku_name"), "sku_name", pc.fill_null(daily["sku_name"], "(unknown)")
@@ -86,6 +134,13 @@ def gather(store: TableReader, currency: str) -> ReportFigures:
         for r in grouped(tags, ["tag_key", "tag_value"], [("effective_cost", "sum")])
     ]
     figures.cost_by_tag = sorted(by_tag, key=lambda t: (-t[2], t[0] or "", t[1] or ""))[: TOP * 2]
+    keys = [
+        (r["tag_key"], amount(r["effective_cost_sum"])) for r in grouped(tags, ["tag_key"], [("effective_cost", "sum")])
+    ]
+    figures.tag_keys = sorted(keys, key=lambda k: (-k[1], k[0]))
+    figures.per_month = _per_month(daily)
+    figures.per_workspace = _per_workspace(daily, workspace_names or {})
+    figures.outlook = gather_outlook(store)
     figures.month_to_date = _month_to_date(figures.daily_by_product)
     unpriced = _counts(store.read_arrow(UNPRICED_USAGE, ["unpriced_reason", "sku_name"]))
     figures.unpriced = sorted(((reason, sku or "", n) for reason, sku, n in unpriced), key=lambda u: (u[1], u[0]))
@@ -93,6 +148,24 @@ def gather(store: TableReader, currency: str) -> ReportFigures:
     figures.freshness = _freshness(store, daily_all)
     figures.tables = [(table.key, store.location(table), store.version(table)) for table in READ_TABLES]
     return figures
+
+
+def _sums(row: dict[str, Any]) -> tuple[Decimal, Decimal, Decimal]:
+    return amount(row["list_cost_sum"]), amount(row["effective_cost_sum"]), amount(row["contracted_cost_sum"])
+
+
+def _per_month(daily: pa.Table) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    """List, effective and contracted cost per calendar month of usage."""
+    months = pc.strftime(daily["usage_date"].cast(pa.timestamp("s")), format="%Y-%m")
+    rows = grouped(daily.append_column("month", months), ["month"], [(c, "sum") for c in COSTS])
+    return sorted((r["month"], *_sums(r)) for r in rows)
+
+
+def _per_workspace(daily: pa.Table, names: Mapping[str, str]) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
+    """List, effective and contracted cost per workspace, the most contracted cost first."""
+    rows = grouped(daily, ["workspace_id"], [(c, "sum") for c in COSTS])
+    found = [(r["workspace_id"] or "", names.get(r["workspace_id"] or "", ""), *_sums(r)) for r in rows]
+    return sorted(found, key=lambda w: (-w[4], -w[3], w[0]))
 
 
 def _counts(table: pa.Table) -> list[tuple[Any, ...]]:
