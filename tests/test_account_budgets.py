@@ -93,9 +93,10 @@ def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
 
 
-def _config(tmp_path: Path, url: str, budgets: str = "") -> PipelineConfig:
+def _config(tmp_path: Path, url: str, budgets: str = "", storage: str = "delta-rs") -> PipelineConfig:
     source = f"  account_budgets:\n    host: {url}\n    timeout_seconds: 5\n"
-    path = write_config(tmp_path, None, None, extra=f"account_id: {ACCOUNT}\n{budgets}", sources=source)
+    extra = f"account_id: {ACCOUNT}\n{budgets}"
+    path = write_config(tmp_path, None, None, extra=extra, sources=source, storage=storage)
     return load_config(path)
 
 
@@ -147,11 +148,11 @@ def test_account_budgets_land_as_delivered_and_map_to_silver_next_to_configured_
 
 
 def test_unchanged_budgets_write_nothing_and_a_changed_or_switched_off_source_rewrites(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, tmp_path: Path, backend: str
 ) -> None:
     api = AccountBudgets([ACCOUNT_WIDE])
     with serve(api) as (url, _):
-        config = _config(tmp_path, url)
+        config = _config(tmp_path, url, storage=backend)
         store = open_store(spark, config)
         assert _land(store, config) == 0 and refresh_budgets(store, config) == 0
         assert _land(store, config) is None and refresh_budgets(store, config) is None  # nothing changed

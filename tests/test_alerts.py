@@ -82,15 +82,19 @@ def _write(
     store.write(COST_ANOMALIES, spark.createDataFrame(anomalies, COST_ANOMALIES.schema()), Replace.all(), {})
 
 
-@pytest.fixture
-def warehouse(spark: SparkSession, tmp_path: Path) -> tuple[str, TableStore]:
+def _warehouse(spark: SparkSession, tmp_path: Path, storage: str = "delta-rs") -> tuple[str, TableStore]:
     """A config and its store holding one budget past 50% and 80%, one under, and one anomaly."""
-    path = write_config(tmp_path, None, None)
+    path = write_config(tmp_path, None, None, storage=storage)
     store = open_store(spark, load_config(path))
     _write(
         spark, store, [_status("account", [50, 80]), _status("sandbox", [], "10")], [_anomaly("a-1", date(2024, 4, 12))]
     )
     return str(path), store
+
+
+@pytest.fixture
+def warehouse(spark: SparkSession, tmp_path: Path) -> tuple[str, TableStore]:
+    return _warehouse(spark, tmp_path)
 
 
 class Webhook:
@@ -219,9 +223,13 @@ def test_an_unreachable_webhook_fails_without_naming_its_url(
 
 
 def test_without_a_webhook_alerts_are_printed_and_recorded_as_not_delivered(
-    warehouse: tuple[str, TableStore], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    spark: SparkSession,
+    tmp_path: Path,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config, store = warehouse
+    config, store = _warehouse(spark, tmp_path, backend)
     monkeypatch.delenv(WEBHOOK, raising=False)
     code, out = _alerts(config, capsys)
     assert code == 5 and "Cost anomaly on 2024-04-12 in workspace prod (1111111111111111)" in out
