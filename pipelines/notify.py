@@ -18,7 +18,7 @@ import requests
 
 from pipelines.errors import WebhookFailed
 from pipelines.logs import redact
-from pipelines.sources.dremio_api import _retry_after
+from pipelines.sources.dremio_api import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def post_json(
                     return attempt
                 problem = f"HTTP {response.status_code}: {redact(response.text[:200].strip()) or response.reason}"
                 if response.status_code == 429:
-                    asked = _retry_after(response.headers.get("Retry-After"))
+                    asked = retry_after_seconds(response.headers.get("Retry-After"))
                     wait = min(max_wait, wait if asked is None else asked)
                 elif response.status_code < 500:
                     raise WebhookFailed(f"the alert webhook refused the post ({problem}); not retried")

@@ -83,12 +83,11 @@ def test_429_and_503_are_retried_honouring_retry_after() -> None:
 
 
 def test_retry_after_as_an_http_date_is_honoured() -> None:
-    from pipelines.sources.dremio_api import _retry_after
+    from pipelines.sources.dremio_api import retry_after_seconds
 
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 -0000") == 0.0  # in the past: no wait, no crash
-    assert (
-        0 < (_retry_after((datetime.now(UTC) + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")) or 0) <= 30
-    )
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 -0000") == 0.0  # in the past: no wait, no crash
+    in_30_seconds = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert 0 < (retry_after_seconds(in_30_seconds) or 0) <= 30
 
 
 def test_retrying_stops_when_the_time_budget_is_spent() -> None:

@@ -83,23 +83,23 @@ def download_month(client: Any, account_id: str, month: str, personal_data: bool
     except (errors.BadRequest, errors.NotFound) as error:
         status = 400 if isinstance(error, errors.BadRequest) else 404
         raise SourceApiError(
-            f"Account API rejected the download of {month} (HTTP {status}): {_sdk_message(error)}"
+            f"Account API rejected the download of {month} (HTTP {status}): {sdk_message(error)}"
         ) from None
     except TimeoutError as error:
         raise SourceApiError(
             f"Account API download of {month} still failing when the retry budget ran out"
-            f" (sources.account_api.timeout_seconds): {_sdk_message(error)}"
+            f" (sources.account_api.timeout_seconds): {sdk_message(error)}"
         ) from None
     except errors.DatabricksError as error:
-        raise SourceApiError(f"Account API download of {month} failed: {_sdk_message(error)}") from None
+        raise SourceApiError(f"Account API download of {month} failed: {sdk_message(error)}") from None
     except OSError as error:
         raise SourceApiError(
-            f"Account API download of {month} failed: {type(error).__name__}: {_sdk_message(error)}"
+            f"Account API download of {month} failed: {type(error).__name__}: {sdk_message(error)}"
         ) from None
     return Download(month, target, size, digest.hexdigest())
 
 
-def _sdk_message(error: Exception) -> str:
+def sdk_message(error: Exception) -> str:
     """The server's message without the SDK's appended config dump, redacted and shortened."""
     return redact(str(error).split(". Config:")[0])[:300] or type(error).__name__
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.errors import CredentialsRejected, SourceApiError
-from pipelines.sources.account_api import CREDENTIALS_HINT, _sdk_message, account_client
+from pipelines.sources.account_api import CREDENTIALS_HINT, account_client, sdk_message
 
 
 @dataclass(frozen=True)
@@ -44,13 +44,13 @@ def list_budget_configurations(client: Any, account_id: str) -> list[BudgetConfi
     except TimeoutError as error:
         raise SourceApiError(
             "Account API budgets still failing when the retry budget ran out"
-            f" (sources.account_budgets.timeout_seconds): {_sdk_message(error)}"
+            f" (sources.account_budgets.timeout_seconds): {sdk_message(error)}"
         ) from None
     except errors.DatabricksError as error:
-        raise SourceApiError(f"Account API budgets could not be listed: {_sdk_message(error)}") from None
+        raise SourceApiError(f"Account API budgets could not be listed: {sdk_message(error)}") from None
     except OSError as error:
         raise SourceApiError(
-            f"Account API budgets could not be listed: {type(error).__name__}: {_sdk_message(error)}"
+            f"Account API budgets could not be listed: {type(error).__name__}: {sdk_message(error)}"
         ) from None
     delivered = []
     for configuration in configurations:

@@ -73,7 +73,7 @@ def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
     if not value:
         return None
@@ -197,7 +197,7 @@ class DremioUsageClient:
                     return response.content
                 self._raise_unless_retried(response, window)
                 problem = f"HTTP {response.status_code}: {_server_message(response)}"
-                wait = _retry_after(response.headers.get("Retry-After"))
+                wait = retry_after_seconds(response.headers.get("Retry-After"))
             backoff = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** (attempt - 1)) * random.uniform(1.0, 1.25)
             wait = backoff if wait is None else max(wait, backoff)
             if time.monotonic() + wait > deadline:
