@@ -159,16 +159,24 @@ def test_axes_have_round_amounts_and_readable_dates():
     assert [label for _, label in months][:2] == ["2023-02", "2023-04"] and len(months) <= 10
 
 
-def test_the_new_parts_render_in_a_headless_browser(warehouse, tmp_path):
+def test_the_new_parts_render_in_a_headless_browser(spark, warehouse, tmp_path):
     out = tmp_path / "report.html"
     out.write_text(build_report(DeltaRsReader(warehouse.warehouse), "USD", warehouse.workspace_names, NOW))
-    seen = render(out, selectors=("#period", "#forecast-month-end", "#anomaly-markers", "#untagged-share"))
+    seen = render(out, selectors=("#period", "#forecast-spend", "#forecast-month-end", "#anomaly-markers", "#budgets"))
     assert seen.problems == [] and seen.requests == [out.resolve().as_uri()]
     assert len(seen.svg_boxes) >= 6  # forecast, daily, per month, per workspace, month to date, workloads, tags
     for width, height, shapes in seen.svg_boxes:
         assert width > 100 and height > 20 and shapes > 0, seen.svg_boxes
     assert seen.texts["#period"] == "2024-02-01 .. 2024-03-20"
     assert "top contributor: job runaway backfill" in seen.texts["#anomaly-markers"]
+    store = _store(spark, warehouse)
+    account = store.read(COST_FORECAST).where("scope_type = 'account' AND cost_basis = 'contracted'")
+    row = account.where("usage_date = as_of_date").collect()[0]
+    assert seen.texts["#forecast-spend"] == f"{money(row.cumulative_cost)} USD"
+    assert seen.texts["#forecast-month-end"] == f"{money(row.month_end_forecast)} USD"
+    for budget in store.read(BUDGET_STATUS).collect():
+        assert f"{budget.budget_name}\t" in seen.texts["#budgets"]
+        assert f"\t{money(budget.spend_to_date)}\t{percent(budget.percent_used)}\t" in seen.texts["#budgets"]
     assert seen.screenshot.startswith(b"\x89PNG")
     target = os.environ.get("BILLING_LAKEHOUSE_REPORT_SCREENSHOT")  # to look at it: set a path
     if target:
