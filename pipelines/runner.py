@@ -19,8 +19,8 @@ from pipelines.config import PipelineConfig
 from pipelines.errors import SourceApiError, SourceMissing
 from pipelines.gold.focus_refresh import refresh_focus
 from pipelines.gold.refresh import refresh_aggregates, refresh_cost, refresh_reconciliation
-from pipelines.gold.refresh_forecast import refresh_budget_status, refresh_forecast
 from pipelines.gold.refresh_anomalies import refresh_anomalies
+from pipelines.gold.refresh_forecast import refresh_budget_status, refresh_forecast
 from pipelines.silver.refresh import refresh_prices, refresh_superseded_legacy_usage, refresh_usage
 from pipelines.silver.refresh_budgets import refresh_budgets
 from pipelines.silver.refresh_contracted import refresh_contracted_prices, refresh_discount_rules

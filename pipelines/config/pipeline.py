@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.config.anomalies import AnomalySettings, load_anomalies
 from pipelines.config.apis import (
     CLOUDS,
     AccountApiSource,
@@ -29,7 +30,6 @@ from pipelines.config.apis import (
     load_rate_cards,
 )
 from pipelines.config.budgets import Budget, load_budgets
-from pipelines.config.anomalies import AnomalySettings, load_anomalies
 from pipelines.config.discounts import DiscountRule, load_discounts
 from pipelines.config.focus import FocusSettings, load_focus
 from pipelines.config.reader import YamlReader, resolve_path
