@@ -15,8 +15,9 @@ Contributors compare the day's cost of each workload (job, pipeline, notebook, w
 cluster), tag value and identity inside the scope with its own baseline, computed the same way (a job new
 that day has expected 0, so all its cost is change). Tag scopes are explained by the jobs and notebooks of
 gold.cost_by_tag. Within each family (workloads, tag values, identities), contributors that moved in the
-anomaly's direction are kept largest first until they explain 80% of the deviation; the families are merged
-largest change first (workloads before tags before identities on ties) and the first `top_contributors` kept.
+anomaly's direction are kept largest first until they explain 80% of the deviation. The family that needs the
+fewest contributors for that comes first (workloads, then tag values, then identities on ties), largest change
+first within a family, and the first `top_contributors` are kept.
 """
 
 from __future__ import annotations
@@ -217,10 +218,15 @@ def top_contributors(flagged: DataFrame, contributors: DataFrame, detection: Det
     kept = moved.select("*", explained_before.alias("explained_before")).where(
         F.col("explained_before") < EXPLAINED_SHARE
     )
+    # The family that explains the change with the fewest contributors comes first (workloads on ties): a spike of
+    # one job reads "that job", not its team's tag or the service principal that runs every job.
+    family_size = F.count(F.lit(1)).over(Window.partitionBy(*anomaly, "family"))
     family_order = F.create_map(*[F.lit(x) for pair in FAMILIES.items() for x in pair])[F.col("family")]
-    overall = Window.partitionBy(*anomaly).orderBy(by_size, family_order, "kind", "id")
-    ranked = kept.select("*", F.row_number().over(overall).alias("rank")).where(
-        F.col("rank") <= detection.top_contributors
+    overall = Window.partitionBy(*anomaly).orderBy("needed", family_order, by_size, "kind", "id")
+    ranked = (
+        kept.select("*", family_size.alias("needed"))
+        .select("*", F.row_number().over(overall).alias("rank"))
+        .where(F.col("rank") <= detection.top_contributors)
     )
     entry = F.struct(
         F.col("kind"),

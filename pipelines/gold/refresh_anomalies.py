@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
@@ -12,7 +12,7 @@ from pipelines.config import PipelineConfig
 from pipelines.gold.anomalies import Detection, cost_anomalies, dependent_dates, history_dates
 from pipelines.incremental import Scope, date_partitions, existing_usage_dates, refresh_by_date
 from pipelines.storage import TableStore
-from pipelines.tables import COST_ANOMALIES, COST_BY_IDENTITY, COST_BY_TAG, COST_BY_WORKLOAD, TableSpec
+from pipelines.tables import COST_ANOMALIES, COST_BY_IDENTITY, COST_BY_TAG, COST_BY_WORKLOAD
 
 # Appended to the settings' fingerprint when the detection rule changes, so a warehouse rebuilds the table once.
 ANOMALIES_VERSION = "anomalies-v1-weekday-median"
@@ -43,6 +43,12 @@ def dependents(weeks: int) -> Callable[[Scope], Scope]:
     return widen
 
 
+def with_history(dates: Iterable[date], existing: Iterable[date], weeks: int) -> list[date]:
+    """The dates that exist with the same weekday of each of the `weeks` weeks before them (usage of any currency)."""
+    held = set(existing)
+    return sorted(d for d in dates if all(d - timedelta(days=7 * lag) in held for lag in range(weeks + 1)))
+
+
 def refresh_anomalies(store: TableStore, config: PipelineConfig) -> int | None:
     """Recompute the anomalies of the usage dates the aggregates changed and of the days whose baseline reads them.
 
@@ -50,13 +56,16 @@ def refresh_anomalies(store: TableStore, config: PipelineConfig) -> int | None:
     """
     detection = detection_of(config)
 
-    def read(table: TableSpec, dates: list[date] | None) -> DataFrame:
-        return store.read(table) if dates is None else store.read(table, date_partitions(dates))
+    existing = existing_usage_dates(store, COST_BY_WORKLOAD)
 
     def build(dates: list[date] | None) -> DataFrame:
-        needed = None if dates is None else history_dates(dates, detection.weeks)
-        workload, tags, identity = (read(table, needed) for table in INPUTS)
-        return cost_anomalies(workload, tags, identity, detection, dates).repartition(F.col("usage_date"))
+        # Decided from the log alone: most runs of a short history have no day to evaluate, and then no Spark job.
+        evaluated = with_history(existing() if dates is None else dates, existing(), detection.weeks)
+        if not evaluated:
+            return store.empty(COST_ANOMALIES)
+        read = date_partitions(history_dates(evaluated, detection.weeks))
+        workload, tags, identity = (store.read(table, read) for table in INPUTS)
+        return cost_anomalies(workload, tags, identity, detection, evaluated).repartition(F.col("usage_date"))
 
     settings = config.fingerprint("anomalies", "workspace_names", "account_id", "focus")
     return refresh_by_date(
@@ -65,6 +74,6 @@ def refresh_anomalies(store: TableStore, config: PipelineConfig) -> int | None:
         list(INPUTS),
         f"{settings}-{ANOMALIES_VERSION}",
         build,
-        existing_usage_dates(store, COST_BY_WORKLOAD),
+        existing,
         dependents=dependents(detection.weeks),
     )
