@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from pipelines.config import PipelineConfig, load_config
 from pipelines.report import build_report
 from pipelines.report.blocks import percent
 from pipelines.report.charts import date_ticks, money, nice_ticks
+from pipelines.report.outlook import Anomaly, Outlook
+from pipelines.report.outlook_html import anomaly_section
 from pipelines.runner import run_pipeline
 from pipelines.storage import Replace, TableStore, open_store
 from pipelines.storage.delta_rs import DeltaRsReader
@@ -239,3 +242,28 @@ def test_the_notebook_explains_the_largest_anomaly_down_to_its_records(spark, wa
     assert namespace["scope_cost"] == largest.actual_cost
     month_end = store.read(COST_FORECAST).where("scope_type = 'account' AND cost_basis = 'contracted'").collect()[0]
     assert namespace["forecast_month_end"][("account", "account", "USD", "contracted")] == month_end.month_end_forecast
+
+
+def test_many_anomalies_show_the_newest_twenty_and_fold_every_one_below():
+    anomalies = [
+        Anomaly(
+            anomaly_id=f"a{n}",
+            usage_date=date(2024, 3, 1) + timedelta(days=n),
+            scope_type="tag",
+            scope_id="team=ml",
+            scope_name="",
+            currency="USD",
+            cost_basis="contracted",
+            actual_cost=Decimal(90 + n),
+            expected_cost=Decimal(10),
+            deviation=Decimal(80 + n),
+            deviation_percent=Decimal(800),
+            direction="spike",
+            contributors=[],
+        )
+        for n in range(25)
+    ]
+    html = anomaly_section(Outlook(anomalies_built=True, anomalies=anomalies[::-1]), "USD")
+    assert "No account-wide anomaly in USD" in html
+    assert len(_cells(html, "anomalies-latest")) == 20 and len(_cells(html, "anomalies")) == 25
+    assert _cells(html, "anomalies-latest")[0][0] == "2024-03-25"

@@ -11,6 +11,7 @@ from pipelines.report.blocks import percent, table
 from pipelines.report.charts import cumulative_chart, money
 from pipelines.report.outlook import Anomaly, Forecast, Outlook
 
+LATEST_SHOWN = 20  # anomalies in the open table; all of them in a folded one below it
 NOT_BUILT = "<p class=note>{table} is not built yet in this warehouse: {what} appear here once a run writes it.</p>"
 
 
@@ -122,22 +123,35 @@ def anomaly_section(outlook: Outlook, currency: str) -> str:
         return NOT_BUILT.format(table="gold.cost_anomalies", what="cost anomalies")
     markers = anomaly_markers(outlook, currency)
     marked = "".join(f"<li>{day}: {escape(note)}</li>" for day, note in markers)
-    legend = f'<ol class="markers" id="anomaly-markers">{marked}</ol>' if markers else ""
+    if markers:
+        legend = f'<p>Marked on the daily chart:</p><ol class="markers" id="anomaly-markers">{marked}</ol>'
+    else:
+        legend = f"<p>No account-wide anomaly in {escape(currency)}: the daily chart marks none.</p>"
     header = ["day", "scope", "basis", "expected", "actual", "deviation", "top contributor", "its change", "share"]
-    rows = []
-    for a in outlook.anomalies:
-        top = a.top_contributor
-        rows.append(
-            [
-                str(a.usage_date),
-                a.scope,
-                a.cost_basis,
-                f"{money(a.expected_cost)} {a.currency}",
-                money(a.actual_cost),
-                f"{money(a.deviation)} ({percent(a.deviation_percent)})",
-                top.label if top else "-",
-                money(top.change) if top else "-",
-                "-" if top is None or top.share_of_change is None else percent(top.share_of_change * 100),
-            ]
-        )
-    return legend + table(header, rows, {3, 4, 5, 7, 8}, ident="anomalies")
+    rows = [_anomaly_row(a) for a in outlook.anomalies]
+    numeric = {3, 4, 5, 7, 8}
+    if len(rows) <= LATEST_SHOWN:
+        return legend + table(header, rows, numeric, ident="anomalies")
+    return (
+        legend
+        + f"<p>The {LATEST_SHOWN} newest of {len(rows):,} anomalies (every scope):</p>"
+        + table(header, rows[:LATEST_SHOWN], numeric, ident="anomalies-latest")
+        + f"<details><summary>all {len(rows):,} anomalies</summary>"
+        + table(header, rows, numeric, ident="anomalies")
+        + "</details>"
+    )
+
+
+def _anomaly_row(a: Anomaly) -> list[str]:
+    top = a.top_contributor
+    return [
+        str(a.usage_date),
+        a.scope,
+        a.cost_basis,
+        f"{money(a.expected_cost)} {a.currency}",
+        money(a.actual_cost),
+        f"{money(a.deviation)} ({percent(a.deviation_percent)})",
+        top.label if top else "-",
+        money(top.change) if top else "-",
+        "-" if top is None or top.share_of_change is None else percent(top.share_of_change * 100),
+    ]
