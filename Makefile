@@ -21,7 +21,7 @@ MAVEN_ARTIFACTS := io.delta:delta-spark_2.13:$(DELTA_VERSION) io.delta:delta-sto
 FOCUS_MODEL := .cache/focus/model-1.2.0.1.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system bench-forecast clean focus-check
+.PHONY: help install jars local-fs browser demo test test-fast lint format bench bench-legacy bench-system bench-forecast bench-anomalies clean focus-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -85,14 +85,16 @@ browser: $(STAMP) ## install a headless Chromium for the report's browser test (
 	fi
 
 # Legacy CSVs for 2024-01..03 and system-table exports from 2024-03-01 (March is covered by both), list prices
-# and the account's own prices (all-purpose SKUs; conf/pipeline.yml's discount rule covers jobs SKUs).
-data/.generated-v3:
+# and the account's own prices (all-purpose SKUs; conf/pipeline.yml's discount rule covers jobs SKUs), and one
+# runaway SQL warehouse on 2024-05-22 (the anomaly the demo shows).
+data/.generated-v4:
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python benchmarks/generate.py --out data --rows $(DEMO_ROWS) > /dev/null
 	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
-	touch data/.generated-v3
+	$(BIN)/python -m benchmarks.demo_anomaly --out data --day 2024-05-22 > /dev/null
+	touch data/.generated-v4
 
-demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v3 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
+demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v4 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse alerts --config conf/pipeline.yml || [ $$? -eq 5 ]   # 5: new alerts, printed (no webhook)
@@ -124,7 +126,7 @@ SLOW_TESTS := tests/test_crash_safety.py tests/test_concurrency.py tests/test_ho
 test-fast: lint $(LOCAL_FS_JAR) $(FOCUS_MODEL) ## lint, then the tests without the slowest modules and the delta-spark runs (minutes)
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(SLOW_TESTS)) -k "not delta-spark"
 
-bench: bench-forecast bench-legacy bench-system ## the benchmarks below (long: about an hour on 2 cores)
+bench: bench-forecast bench-anomalies bench-legacy bench-system ## the benchmarks below (long: about an hour on 2 cores)
 
 bench-legacy: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## legacy CSV benchmark (1M rows by default); prints JSON
 	$(BIN)/python -m benchmarks.bench --rows $(BENCH_ROWS)
@@ -134,6 +136,9 @@ bench-system: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## system usage benchmark (
 
 bench-forecast: $(STAMP) ## month-end forecast backtest on generated histories: MAPE and 80%-interval coverage; prints JSON (seconds)
 	$(BIN)/python -m benchmarks.forecast_backtest
+
+bench-anomalies: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) ## anomaly detection on generated usage with injected anomalies and corrections: precision, recall, contributors; prints JSON (~5 min)
+	$(BIN)/python -m benchmarks.anomaly_detection
 
 clean: ## remove generated data, warehouses and the virtualenv
 	rm -rf $(VENV) data warehouse exports report.html bench-data build pipelines/jars $(JARS_DIR) .cache
