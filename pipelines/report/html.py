@@ -26,6 +26,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowra
 .period { color: #555; margin-top: -.6rem; }
 .note { color: #666; font-style: italic; }
 ol.markers { font-size: .85rem; }
+#budgets, #forecasts { font-size: .8rem; }
 details { margin: .4rem 0 1rem; }
 """
 
