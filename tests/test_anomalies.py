@@ -254,3 +254,12 @@ def test_a_run_with_nothing_new_writes_no_anomalies(spark, corrected_run):
     version = store.version(COST_ANOMALIES)
     run_pipeline(spark, config)
     assert store.version(COST_ANOMALIES) == version
+
+
+def test_changed_anomaly_settings_rebuild_the_table(spark, corrected_run):
+    config, store, _ = corrected_run
+    path = Path(config.source_file)
+    path.write_text(path.read_text() + 'anomalies:\n  threshold_percent: "60"\n')
+    run_pipeline(spark, load_config(path))
+    assert store.last_commit(COST_ANOMALIES).metadata["changed"] == {"everything": True}
+    assert store.read(COST_ANOMALIES).collect() == []
