@@ -87,14 +87,14 @@ browser: $(STAMP) ## install a headless Chromium for the report's browser test (
 # Legacy CSVs for 2024-01..03 and system-table exports from 2024-03-01 (March is covered by both), list prices
 # and the account's own prices (all-purpose SKUs; conf/pipeline.yml's discount rule covers jobs SKUs), and one
 # runaway SQL warehouse on 2024-05-22 (the anomaly the demo shows).
-data/.generated-v4:
+data/.generated-v5:
 	$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python benchmarks/generate.py --out data --rows $(DEMO_ROWS) > /dev/null
-	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 92 > /dev/null
+	$(BIN)/python -m benchmarks.system_usage --out data --rows $(DEMO_SYSTEM_ROWS) --start-day 2024-03-01 --days 84 > /dev/null
 	$(BIN)/python -m benchmarks.demo_anomaly --out data --day 2024-05-22 > /dev/null
-	touch data/.generated-v4
+	touch data/.generated-v5
 
-demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v4 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
+demo: $(STAMP) $(JARS_STAMP) $(LOCAL_FS_JAR) data/.generated-v5 ## generate sample deliveries, run bronze -> silver -> gold, print a summary, write report.html
 	$(BIN)/billing-lakehouse run --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse summary --config conf/pipeline.yml
 	$(BIN)/billing-lakehouse alerts --config conf/pipeline.yml || [ $$? -eq 5 ]   # 5: new alerts, printed (no webhook)
