@@ -66,19 +66,6 @@ def _thresholds(reader: YamlReader, budget: dict[str, object], key: str) -> tupl
     return tuple(sorted(value))
 
 
-def _workspaces(reader: YamlReader, scope: dict[str, object], key: str) -> tuple[str, ...] | None:
-    value = scope.get("workspaces")
-    if value is None:
-        return None
-    expected = 'a non-empty list of quoted numeric workspace ids, such as ["1111111111111111"]'
-    if not isinstance(value, list) or not value:
-        raise reader.fail(key, expected, value)
-    for item in value:
-        if not isinstance(item, str) or not re.fullmatch(r"\d+", item.strip()):
-            raise reader.fail(key, expected, item)
-    return tuple(sorted({item.strip() for item in value}))
-
-
 def _tag(reader: YamlReader, scope: dict[str, object], key: str) -> tuple[str | None, str | None]:
     if scope.get("tag") is None:
         return None, None
@@ -100,7 +87,7 @@ def _scope(reader: YamlReader, raw: object, key: str) -> Scope:
     reader.unknown_keys(scope, SCOPE_KEYS, key)
     tag_key, tag_value = _tag(reader, scope, f"{key}.tag")
     sku = reader.string(scope, "sku", f"{key}.sku") if scope.get("sku") is not None else None
-    return _workspaces(reader, scope, f"{key}.workspaces"), tag_key, tag_value, sku
+    return reader.workspace_ids(scope, "workspaces", f"{key}.workspaces"), tag_key, tag_value, sku
 
 
 def _budget(reader: YamlReader, raw: object, key: str, currency: str) -> Budget:

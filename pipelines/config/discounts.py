@@ -9,7 +9,6 @@ never discounted twice.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -96,19 +95,6 @@ def _percent(reader: YamlReader, rule: dict[str, object], key: str) -> Decimal:
     return percent
 
 
-def _workspaces(reader: YamlReader, rule: dict[str, object], key: str) -> tuple[str, ...] | None:
-    value = rule.get("workspaces")
-    if value is None:
-        return None
-    expected = 'a non-empty list of quoted numeric workspace ids, such as ["1111111111111111"]'
-    if not isinstance(value, list) or not value:
-        raise reader.fail(key, expected, value)
-    for item in value:
-        if not isinstance(item, str) or not re.fullmatch(r"\d+", item.strip()):
-            raise reader.fail(key, expected, item)
-    return tuple(sorted({item.strip() for item in value}))
-
-
 def _optional(reader: YamlReader, rule: dict[str, object], name: str, key: str) -> str | None:
     return reader.string(rule, name, f"{key}.{name}") if name in rule else None
 
@@ -129,7 +115,7 @@ def _rule(reader: YamlReader, raw: object, key: str) -> DiscountRule:
         sku=_optional(reader, rule, "sku", key),
         billing_origin_product=_optional(reader, rule, "billing_origin_product", key),
         cloud=reader.choice(rule, "cloud", f"{key}.cloud", CLOUDS, "") if "cloud" in rule else None,
-        workspaces=_workspaces(reader, rule, f"{key}.workspaces"),
+        workspaces=reader.workspace_ids(rule, "workspaces", f"{key}.workspaces"),
     )
 
 

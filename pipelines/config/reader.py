@@ -150,6 +150,19 @@ class YamlReader:
             raise self.fail(key, f"a URL such as {example}", text)
         return text.rstrip("/")
 
+    def workspace_ids(self, parent: dict[str, Any], name: str, key: str) -> tuple[str, ...] | None:
+        """A non-empty list of quoted numeric workspace ids, sorted and without repeats; None when not given."""
+        value = parent.get(name)
+        if value is None:
+            return None
+        expected = 'a non-empty list of quoted numeric workspace ids, such as ["1111111111111111"]'
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, expected, value)
+        for item in value:
+            if not isinstance(item, str) or not re.fullmatch(r"\d+", item.strip()):
+                raise self.fail(key, expected, item)
+        return tuple(sorted({item.strip() for item in value}))
+
     def unknown_keys(self, parent: dict[str, Any], allowed: set[str], key: str) -> None:
         extra = sorted(set(parent) - allowed)
         if extra:
