@@ -8,7 +8,7 @@ A day is flagged when its cost departs from the expected value (the median of th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pipelines.config.reader import YamlReader
 
@@ -39,13 +39,8 @@ def _decimal(reader: YamlReader, settings: dict[str, object], name: str, default
     expected = f'a quoted decimal of at least {low}, such as "{default}"'
     if value is None:
         return default
-    if not isinstance(value, str):  # an unquoted 12.5 is already an inexact binary float
-        raise reader.fail(key, expected + " (quote it: unquoted YAML numbers are not exact)", value)
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise reader.fail(key, expected, value) from None
-    if not number.is_finite() or number < low:
+    number = reader.quoted_decimal(value, key, expected)
+    if number < low:
         raise reader.fail(key, expected, value)
     return number
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pipelines.config.reader import YamlReader
 
@@ -40,13 +40,8 @@ class Budget:
 def _amount(reader: YamlReader, budget: dict[str, object], key: str) -> Decimal:
     value = budget.get("amount")
     expected = 'a quoted decimal amount above 0, such as "25000" or "1250.50"'
-    if not isinstance(value, str):  # an unquoted 1250.5 is already an inexact binary float
-        raise reader.fail(key, expected + " (quote it: unquoted YAML numbers are not exact)", value)
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise reader.fail(key, expected, value) from None
-    if not amount.is_finite() or not 0 < amount < MAX_AMOUNT:
+    amount = reader.quoted_decimal(value, key, expected)
+    if not 0 < amount < MAX_AMOUNT:
         raise reader.fail(key, expected, value)
     if amount != round(amount, 18):
         raise reader.fail(key, "an amount with at most 18 decimals", value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pipelines.config.apis import CLOUDS
 from pipelines.config.reader import YamlReader
@@ -82,13 +82,8 @@ def globs_intersect(first: str, second: str) -> bool:
 def _percent(reader: YamlReader, rule: dict[str, object], key: str) -> Decimal:
     value = rule.get("percent_off")
     expected = 'a quoted decimal percentage above 0 and at most 100, such as "12.5"'
-    if not isinstance(value, str):  # an unquoted 12.5 is already an inexact binary float
-        raise reader.fail(key, expected + " (quote it: unquoted YAML numbers are not exact)", value)
-    try:
-        percent = Decimal(value.strip())
-    except InvalidOperation:
-        raise reader.fail(key, expected, value) from None
-    if not percent.is_finite() or not 0 < percent <= 100:
+    percent = reader.quoted_decimal(value, key, expected)
+    if not 0 < percent <= 100:
         raise reader.fail(key, expected, value)
     if percent != round(percent, MAX_PERCENT_DECIMALS):  # keeps list * (100 - percent) / 100 exact in gold
         raise reader.fail(key, f"a percentage with at most {MAX_PERCENT_DECIMALS} decimals", value)

@@ -134,6 +134,18 @@ class YamlReader:
             raise self.fail(key, f'a non-negative decimal below {MAX_PRICE:.0e} such as "0.39"', value)
         return price
 
+    def quoted_decimal(self, value: object, key: str, expected: str) -> Decimal:
+        """A finite decimal given as quoted text (an unquoted YAML 12.5 is already an inexact binary float)."""
+        if not isinstance(value, str):
+            raise self.fail(key, expected + " (quote it: unquoted YAML numbers are not exact)", value)
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise self.fail(key, expected, value) from None
+        if not number.is_finite():
+            raise self.fail(key, expected, value)
+        return number
+
     def url(self, parent: dict[str, Any], name: str, key: str, example: str, default: str | None = None) -> str | None:
         """An http(s) URL without a trailing slash; None when absent. Credentials in it are refused, never repeated."""
         value = parent.get(name, default)
