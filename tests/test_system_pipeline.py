@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,11 +21,14 @@ from pipelines.report.html import money
 from pipelines.runner import run_pipeline
 from pipelines.storage import TableStore, open_store
 from pipelines.tables import (
+    BUDGET_STATUS,
     COST,
+    COST_ANOMALIES,
     COST_BY_IDENTITY,
     COST_BY_TAG,
     COST_BY_WORKLOAD,
     COST_DAILY,
+    COST_FORECAST,
     FOCUS_COST,
     INGEST_LOG,
     LATE_CORRECTIONS,
@@ -296,7 +299,16 @@ def test_a_late_restatement_recomputes_exactly_its_day(spark, built, tmp_path):
     # Ingested after March was invoiced (from 2024-04-05): the FOCUS view books the pair to April.
     derived += [LATE_CORRECTIONS, FOCUS_COST]
     empty = [UNPRICED_USAGE, SUPERSEDED_LEGACY]
-    assert set(summary.written) == {"bronze.system_usage", *(t.key for t in derived + empty)}
+    # The outlook reads the aggregates: the forecast of the latest month and the budgets' status are rebuilt,
+    # the anomalies are recomputed for the day and the same weekdays after it whose baseline reads it.
+    outlook = [COST_FORECAST, BUDGET_STATUS, COST_ANOMALIES]
+    assert set(summary.written) == {"bronze.system_usage", *(t.key for t in derived + empty + outlook)}
+    forecast = store.last_commit(COST_FORECAST)
+    assert forecast is not None and forecast.metadata["changed"]["scopes"], "the account's series changed"
+    anomalies = store.last_commit(COST_ANOMALIES)
+    assert anomalies is not None
+    baseline_days = {(date(2024, 3, 6) + timedelta(days=7 * week)).isoformat() for week in range(5)}
+    assert set(anomalies.metadata["changed"].get("usage_dates", [])) <= baseline_days
     assert touched_partitions(store, SYSTEM_USAGE, summary.written["bronze.system_usage"]) == {"2024-03-06"}
     for table in derived:
         assert touched_partitions(store, table, summary.written[table.key]) == {"2024-03-06"}, table
