@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pipelines.errors import StorageError
 from pipelines.spark import LOCAL_FS_CLASS, LOCAL_FS_JAR
 from pipelines.storage import Replace
+from pipelines.storage.base import partition_filter
 from pipelines.storage.delta_rs import DeltaRsStore
 from pipelines.tables import QUARANTINE
 
@@ -73,3 +75,27 @@ def test_local_sessions_set_file_permissions_in_process(spark: SparkSession, tmp
         assert stat.S_IMODE(directory.stat().st_mode) == 0o755, directory
     for data in (tmp_path / "t").glob("part=*/*.parquet"):
         assert stat.S_IMODE(data.stat().st_mode) == 0o644, data
+
+
+def _nesting(column: object) -> int:
+    """How deeply a predicate's parentheses nest, as Spark prints it (a chain of N ORs nests N deep)."""
+    depth = deepest = 0
+    for character in str(column):
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_a_partition_filter_of_many_partitions_stays_shallow_and_selects_exactly_them(spark: SparkSession) -> None:
+    days = [(date(2024, 1, 1) + timedelta(days=n)).isoformat() for n in range(400)]
+    one_column = [{"usage_date": day} for day in days]
+    two_columns = [{"usage_date": day, "source": "a" if n % 2 else "b"} for n, day in enumerate(days)]
+    rows = [(day, source) for day in days for source in ("a", "b")]
+    data = spark.createDataFrame(rows, "usage_date string, source string")
+    assert data.where(partition_filter(one_column)).count() == 800
+    assert data.where(partition_filter(two_columns)).count() == 400
+    assert data.where(partition_filter(two_columns[:3])).count() == 3
+    assert data.where(partition_filter([])).count() == 0
+    # Spark Connect refuses expressions nested deeper than about 100: one OR per partition nested 400 deep.
+    assert _nesting(partition_filter(one_column)) < 10
+    assert _nesting(partition_filter(two_columns)) < 30

@@ -83,14 +83,29 @@ def decode_metadata(text: str | None) -> dict[str, Any]:
 
 
 def partition_filter(partitions: Partitions) -> Any:
-    """A Column predicate selecting the given partitions (for backends that prune on filters)."""
-    condition = F.lit(False)
-    for part in partitions:
+    """A Column predicate selecting the given partitions (for backends that prune on filters).
+
+    Partitions of one column become one `IN` list; others an OR of terms nested as a balanced tree. A chain of
+    one OR per partition nests as deep as there are partitions, and Spark Connect refuses an expression nested
+    deeper than its protobuf limit (about a hundred): a read of a few months of dates would fail there.
+    """
+    parts = list(partitions)
+    if not parts:
+        return F.lit(False)
+    columns = {tuple(sorted(part)) for part in parts}
+    if len(columns) == 1 and len(next(iter(columns))) == 1:
+        (column,) = next(iter(columns))
+        return F.col(column).cast("string").isin([part[column] for part in parts])
+    terms = []
+    for part in parts:
         term = F.lit(True)
         for column, value in part.items():
             term = term & (F.col(column).cast("string") == F.lit(value))
-        condition = condition | term
-    return condition
+        terms.append(term)
+    while len(terms) > 1:
+        pairs = [terms[i] | terms[i + 1] for i in range(0, len(terms) - 1, 2)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
 
 
 class TableStore(ABC):
